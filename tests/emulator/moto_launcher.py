@@ -1,0 +1,884 @@
+#!/usr/bin/env python3
+"""Start a moto server whose CloudFormation engine can run charts/stack.yaml.
+
+moto 5.2.5 serves Secrets Manager, Cloud Map, AWS Backup, CloudWatch, S3 bucket
+policies, EC2 security-group egress ... as plain APIs, but its CloudFormation engine
+has no model for these resource types: a stack using them silently skips them (their
+`Ref` outputs vanish) or fails with HTTP 500 on `Fn::GetAtt`.  This launcher adds the
+missing CloudFormation models through moto's own extension point,
+`moto.core.common_models.CloudFormationModel`: moto's template parser
+(moto/cloudformation/parsing.py) maps a resource type to the direct subclass of
+CloudFormationModel whose `cloudformation_type()` returns it.  Every model below
+delegates to moto's service backend, so what a stack creates is visible through the
+ordinary APIs (ListSecrets, ListServices, ListBackupVaults, DescribeAlarms, ...).
+
+moto's model metaclass files each model under the service named by the class's
+`__module__` ("moto.<service>.<...>"), so each class sets `__module__` explicitly.
+
+A few existing moto models lack the `Ref`/`Fn::GetAtt` values real CloudFormation
+returns (EFS access point, ELBv2 target group); those are completed in place.
+
+Usage: python tests/emulator/moto_launcher.py [--host 127.0.0.1] [--port 5000]
+Prints exactly one line "moto listening on http://HOST:PORT" once the server accepts
+connections, then serves until SIGTERM/SIGINT (exit status 0).  --port 0 picks a
+free port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from typing import Any
+
+# Import every service whose backend the models below use, and every service with
+# built-in CloudFormation models the charts need, *before* the parser's model map is
+# first built (it is cached).
+from moto.backup import models as backup_models
+from moto.cloudformation import parsing
+from moto.cloudwatch import models as cloudwatch_models
+from moto.core.common_models import CloudFormationModel
+from moto.ec2 import models as ec2_models
+from moto.ecr import models as ecr_models
+from moto.ecs import models as ecs_models
+from moto.efs import models as efs_models
+from moto.elbv2 import models as elbv2_models
+from moto.logs import models as logs_models  # noqa: F401  (AWS::Logs::LogGroup)
+from moto.s3 import models as s3_models
+from moto.secretsmanager import models as secretsmanager_models
+from moto.servicediscovery import models as servicediscovery_models
+
+__all__ = ["install", "main"]
+
+_DYNAMIC_SECRET_REF = re.compile(r"\{\{resolve:secretsmanager:([^}]*)\}\}")
+
+
+def _props(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
+    return cloudformation_json.get("Properties") or {}
+
+
+def _unknown_attr(resource: str, attr: str) -> Exception:
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+    del resource, attr
+    return UnformattedGetAttTemplateException()
+
+
+class _LauncherModel:
+    """Shared defaults, mixed in before CloudFormationModel. moto's parser only sees
+    *direct* subclasses of CloudFormationModel, so every registered model below names
+    CloudFormationModel as a direct base."""
+
+    ATTRIBUTES: dict[str, str] = {}
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "Launcher::Internal::Base"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in cls.ATTRIBUTES
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name not in self.ATTRIBUTES:
+            raise _unknown_attr(type(self).__name__, attribute_name)
+        return getattr(self, self.ATTRIBUTES[attribute_name])
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        # Default: replace (create the new one, then delete the old one), as CloudFormation
+        # does for a replacement update.
+        new = cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
+        if new.physical_resource_id != original_resource.physical_resource_id:
+            original_resource.delete(account_id, region_name)
+        return new
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        del resource_name, cloudformation_json, account_id, region_name
+
+
+# --------------------------------------------------------------------- Secrets Manager
+def _resolve_secret_refs(value: str, account_id: str, region_name: str) -> str:
+    """Resolve {{resolve:secretsmanager:id[:SecretString[:json-key[:stage[:version]]]]}}."""
+    backend = secretsmanager_models.secretsmanager_backends[account_id][region_name]
+
+    def repl(match: re.Match[str]) -> str:
+        spec = match.group(1)
+        # The secret id may itself be an ARN containing ':'; the optional parts follow
+        # the literal "SecretString" segment.
+        if ":SecretString" in spec:
+            secret_id, rest = spec.split(":SecretString", 1)
+            parts = rest.lstrip(":").split(":") if rest else []
+        else:
+            secret_id, parts = spec, []
+        json_key = parts[0] if len(parts) > 0 and parts[0] else None
+        stage = parts[1] if len(parts) > 1 and parts[1] else None
+        version = parts[2] if len(parts) > 2 and parts[2] else None
+        value = backend.get_secret_value(secret_id, version, stage)["SecretString"]
+        if json_key:
+            value = str(json.loads(value)[json_key])
+        return value
+
+    return _DYNAMIC_SECRET_REF.sub(repl, value)
+
+
+class CfnSecretsManagerSecret(_LauncherModel, CloudFormationModel):
+    """AWS::SecretsManager::Secret. Ref and GetAtt Id return the secret ARN."""
+
+    __module__ = "moto.secretsmanager.launcher_models"
+    ATTRIBUTES = {"Id": "arn"}
+
+    def __init__(self, arn: str, name: str) -> None:
+        self.arn = arn
+        self.name = name
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SecretsManager::Secret"
+
+    @staticmethod
+    def _secret_string(props: dict[str, Any], account_id: str, region_name: str) -> str | None:
+        if "SecretString" in props:
+            return _resolve_secret_refs(str(props["SecretString"]), account_id, region_name)
+        gen = props.get("GenerateSecretString")
+        if gen is None:
+            return None
+        backend = secretsmanager_models.secretsmanager_backends[account_id][region_name]
+        password = json.loads(
+            backend.get_random_password(
+                password_length=int(gen.get("PasswordLength", 32)),
+                exclude_characters=gen.get("ExcludeCharacters", ""),
+                exclude_numbers=bool(gen.get("ExcludeNumbers", False)),
+                exclude_punctuation=bool(gen.get("ExcludePunctuation", False)),
+                exclude_uppercase=bool(gen.get("ExcludeUppercase", False)),
+                exclude_lowercase=bool(gen.get("ExcludeLowercase", False)),
+                include_space=bool(gen.get("IncludeSpace", False)),
+                require_each_included_type=bool(gen.get("RequireEachIncludedType", True)),
+            )
+        )["RandomPassword"]
+        template = gen.get("SecretStringTemplate")
+        key = gen.get("GenerateStringKey")
+        if template is not None and key:
+            doc = json.loads(template)
+            doc[key] = password
+            return json.dumps(doc)
+        return password
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CfnSecretsManagerSecret:
+        props = _props(cloudformation_json)
+        backend = secretsmanager_models.secretsmanager_backends[account_id][region_name]
+        name = props.get("Name") or resource_name
+        created = backend.create_secret(
+            name=name,
+            secret_string=cls._secret_string(props, account_id, region_name),
+            secret_binary=None,
+            description=props.get("Description"),
+            tags=props.get("Tags") or [],
+            kms_key_id=props.get("KmsKeyId"),
+            client_request_token=None,
+            replica_regions=props.get("ReplicaRegions") or [],
+            force_overwrite=False,
+        )
+        arn = json.loads(created)["ARN"] if isinstance(created, str) else created["ARN"]
+        return cls(arn, name)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        props = _props(cloudformation_json)
+        name = props.get("Name") or original_resource.name
+        if name != original_resource.name:
+            return super().update_from_cloudformation_json(
+                original_resource, new_resource_name, cloudformation_json, account_id, region_name
+            )
+        backend = secretsmanager_models.secretsmanager_backends[account_id][region_name]
+        # Like CloudFormation: a generated value is kept on update; an explicit
+        # SecretString becomes the new current version.
+        secret_string = None
+        if "SecretString" in props:
+            secret_string = _resolve_secret_refs(str(props["SecretString"]), account_id, region_name)
+        backend.update_secret(
+            secret_id=original_resource.arn,
+            secret_string=secret_string,
+            description=props.get("Description"),
+        )
+        return original_resource
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = secretsmanager_models.secretsmanager_backends[account_id][region_name]
+        try:
+            backend.delete_secret(self.arn, None, True)
+        except Exception:  # already gone
+            pass
+
+
+# --------------------------------------------------------------------- Cloud Map
+class CfnPrivateDnsNamespace(_LauncherModel, CloudFormationModel):
+    """AWS::ServiceDiscovery::PrivateDnsNamespace. Ref returns the namespace id."""
+
+    __module__ = "moto.servicediscovery.launcher_models"
+    ATTRIBUTES = {"Id": "id", "Arn": "arn", "HostedZoneId": "hosted_zone_id"}
+
+    def __init__(self, namespace: Any) -> None:
+        self.id = namespace.id
+        self.arn = namespace.arn
+        self.name = namespace.name
+        self.hosted_zone_id = (namespace.dns_properties or {}).get("HostedZoneId", "")
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.id
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ServiceDiscovery::PrivateDnsNamespace"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CfnPrivateDnsNamespace:
+        props = _props(cloudformation_json)
+        backend = servicediscovery_models.servicediscovery_backends[account_id][region_name]
+        operation_id = backend.create_private_dns_namespace(
+            name=props.get("Name") or resource_name,
+            creator_request_id=str(uuid.uuid4()),
+            description=props.get("Description"),
+            vpc=props["Vpc"],
+            tags=props.get("Tags") or [],
+            properties=props.get("Properties"),
+        )
+        namespace_id = backend.operations[operation_id].targets["NAMESPACE"]
+        return cls(backend.get_namespace(namespace_id))
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = servicediscovery_models.servicediscovery_backends[account_id][region_name]
+        try:
+            backend.delete_namespace(self.id)
+        except Exception:
+            pass
+
+
+class CfnServiceDiscoveryService(_LauncherModel, CloudFormationModel):
+    """AWS::ServiceDiscovery::Service. Ref returns the service id."""
+
+    __module__ = "moto.servicediscovery.launcher_models"
+    ATTRIBUTES = {"Id": "id", "Arn": "arn", "Name": "name"}
+
+    def __init__(self, service: Any) -> None:
+        self.id = service.id
+        self.arn = service.arn
+        self.name = service.name
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.id
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ServiceDiscovery::Service"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CfnServiceDiscoveryService:
+        props = _props(cloudformation_json)
+        backend = servicediscovery_models.servicediscovery_backends[account_id][region_name]
+        dns_config = props.get("DnsConfig")
+        namespace_id = props.get("NamespaceId") or (dns_config or {}).get("NamespaceId")
+        service = backend.create_service(
+            name=props.get("Name") or resource_name,
+            namespace_id=namespace_id,
+            creator_request_id=str(uuid.uuid4()),
+            description=props.get("Description"),
+            dns_config=dns_config,
+            health_check_config=props.get("HealthCheckConfig"),
+            health_check_custom_config=props.get("HealthCheckCustomConfig"),
+            tags=props.get("Tags") or [],
+            service_type=props.get("Type"),
+        )
+        return cls(service)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = servicediscovery_models.servicediscovery_backends[account_id][region_name]
+        backend.delete_service(self.id)
+
+
+# --------------------------------------------------------------------- AWS Backup
+class CfnBackupVault(_LauncherModel, CloudFormationModel):
+    """AWS::Backup::BackupVault. Ref returns the vault name."""
+
+    __module__ = "moto.backup.launcher_models"
+    ATTRIBUTES = {"BackupVaultName": "name", "BackupVaultArn": "arn"}
+
+    def __init__(self, vault: Any) -> None:
+        self.name = vault.backup_vault_name
+        self.arn = vault.backup_vault_arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "BackupVaultName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Backup::BackupVault"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CfnBackupVault:
+        props = _props(cloudformation_json)
+        backend = backup_models.backup_backends[account_id][region_name]
+        vault = backend.create_backup_vault(
+            backup_vault_name=props.get("BackupVaultName") or resource_name,
+            backup_vault_tags=props.get("BackupVaultTags") or {},
+            encryption_key_arn=props.get("EncryptionKeyArn"),
+            creator_request_id=str(uuid.uuid4()),
+        )
+        return cls(vault)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backup_models.backup_backends[account_id][region_name].delete_backup_vault(self.name)
+
+
+# --------------------------------------------------------------------- CloudWatch
+class CfnCloudWatchAlarm(_LauncherModel, CloudFormationModel):
+    """AWS::CloudWatch::Alarm. Ref returns the alarm name."""
+
+    __module__ = "moto.cloudwatch.launcher_models"
+    ATTRIBUTES = {"Arn": "arn"}
+
+    def __init__(self, alarm: Any) -> None:
+        self.name = alarm.name
+        self.arn = alarm.alarm_arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CfnCloudWatchAlarm:
+        props = _props(cloudformation_json)
+        backend = cloudwatch_models.cloudwatch_backends[account_id][region_name]
+
+        def num(key: str, conv: Any) -> Any:
+            return conv(props[key]) if props.get(key) is not None else None
+
+        alarm = backend.put_metric_alarm(
+            name=props.get("AlarmName") or resource_name,
+            namespace=props.get("Namespace"),
+            metric_name=props.get("MetricName"),
+            comparison_operator=props.get("ComparisonOperator"),
+            evaluation_periods=num("EvaluationPeriods", int),
+            period=num("Period", int),
+            threshold=num("Threshold", float),
+            statistic=props.get("Statistic"),
+            description=props.get("AlarmDescription"),
+            dimensions=[
+                {"Name": str(d["Name"]), "Value": str(d["Value"])}
+                for d in props.get("Dimensions") or []
+            ],
+            alarm_actions=props.get("AlarmActions") or [],
+            datapoints_to_alarm=num("DatapointsToAlarm", int),
+            extended_statistic=props.get("ExtendedStatistic"),
+            ok_actions=props.get("OKActions") or [],
+            insufficient_data_actions=props.get("InsufficientDataActions") or [],
+            unit=props.get("Unit"),
+            actions_enabled=str(props.get("ActionsEnabled", True)).lower() == "true",
+            treat_missing_data=props.get("TreatMissingData"),
+            evaluate_low_sample_count_percentile=props.get("EvaluateLowSampleCountPercentile"),
+            threshold_metric_id=props.get("ThresholdMetricId"),
+        )
+        return cls(alarm)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        # PutMetricAlarm overwrites an alarm of the same name in place.
+        props = _props(cloudformation_json)
+        name = props.get("AlarmName") or original_resource.name
+        return cls.create_from_cloudformation_json(
+            name, cloudformation_json, account_id, region_name
+        ) if name == original_resource.name else super().update_from_cloudformation_json(
+            original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        )
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        cloudwatch_models.cloudwatch_backends[account_id][region_name].delete_alarms([self.name])
+
+
+# --------------------------------------------------------------------- S3
+class CfnS3BucketPolicy(_LauncherModel, CloudFormationModel):
+    """AWS::S3::BucketPolicy. Ref returns a generated physical id, like CloudFormation."""
+
+    __module__ = "moto.s3.launcher_models"
+
+    def __init__(self, physical_id: str, bucket: str) -> None:
+        self.physical_id = physical_id
+        self.bucket = bucket
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.physical_id
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::S3::BucketPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CfnS3BucketPolicy:
+        props = _props(cloudformation_json)
+        bucket = props["Bucket"]
+        backend = s3_models.s3_backends[account_id][s3_models.get_partition(region_name)]
+        backend.put_bucket_policy(bucket, json.dumps(props["PolicyDocument"]).encode())
+        return cls(resource_name, bucket)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = s3_models.s3_backends[account_id][s3_models.get_partition(region_name)]
+        try:
+            backend.delete_bucket_policy(self.bucket)
+        except Exception:  # bucket already gone
+            pass
+
+
+# --------------------------------------------------------------------- EC2
+class CfnSecurityGroupEgress(_LauncherModel, CloudFormationModel):
+    """AWS::EC2::SecurityGroupEgress. Ref returns the security group rule id."""
+
+    __module__ = "moto.ec2.launcher_models"
+    ATTRIBUTES = {"Id": "rule_id"}
+
+    def __init__(self, rule_id: str, props: dict[str, Any]) -> None:
+        self.rule_id = rule_id
+        self.props = props
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.rule_id
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EC2::SecurityGroupEgress"
+
+    @staticmethod
+    def _rule_args(props: dict[str, Any]) -> dict[str, Any]:
+        ip_ranges: list[dict[str, Any]] = []
+        if props.get("CidrIp"):
+            ip_ranges.append({"CidrIp": props["CidrIp"], "Description": props.get("Description")})
+        if props.get("CidrIpv6"):
+            ip_ranges.append({"CidrIpv6": props["CidrIpv6"], "Description": props.get("Description")})
+        groups = []
+        if props.get("DestinationSecurityGroupId"):
+            groups.append({"GroupId": props["DestinationSecurityGroupId"],
+                           "Description": props.get("Description")})
+        prefix_lists = []
+        if props.get("DestinationPrefixListId"):
+            prefix_lists.append({"PrefixListId": props["DestinationPrefixListId"]})
+        return {
+            "group_name_or_id": props["GroupId"],
+            "ip_protocol": str(props["IpProtocol"]),
+            "from_port": props.get("FromPort"),
+            "to_port": props.get("ToPort"),
+            "ip_ranges": ip_ranges,
+            "source_groups": groups,
+            "prefix_list_ids": prefix_lists,
+        }
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CfnSecurityGroupEgress:
+        props = _props(cloudformation_json)
+        backend = ec2_models.ec2_backends[account_id][region_name]
+        rules, _group = backend.authorize_security_group_egress(**cls._rule_args(props))
+        return cls(rules[0].id if rules else resource_name, props)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = ec2_models.ec2_backends[account_id][region_name]
+        try:
+            backend.revoke_security_group_egress(**self._rule_args(self.props))
+        except Exception:  # group already deleted
+            pass
+
+
+# --------------------------------------------------------------------- ECR
+class CfnPullThroughCacheRule(_LauncherModel, CloudFormationModel):
+    """AWS::ECR::PullThroughCacheRule. moto has no pull-through cache API, so the rule
+    is only recorded (on the ECR backend, attribute `launcher_pull_through_rules`).
+    Ref returns the repository prefix."""
+
+    __module__ = "moto.ecr.launcher_models"
+
+    def __init__(self, prefix: str, props: dict[str, Any]) -> None:
+        self.prefix = prefix
+        self.props = props
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.prefix
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ECR::PullThroughCacheRule"
+
+    @staticmethod
+    def _rules(account_id: str, region_name: str) -> dict[str, Any]:
+        backend = ecr_models.ecr_backends[account_id][region_name]
+        if not hasattr(backend, "launcher_pull_through_rules"):
+            backend.launcher_pull_through_rules = {}
+        return backend.launcher_pull_through_rules
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CfnPullThroughCacheRule:
+        props = _props(cloudformation_json)
+        prefix = props.get("EcrRepositoryPrefix") or "ROOT"
+        if not props.get("UpstreamRegistryUrl"):
+            raise ValueError("AWS::ECR::PullThroughCacheRule needs UpstreamRegistryUrl")
+        rules = cls._rules(account_id, region_name)
+        if prefix in rules:
+            raise ValueError(f"pull through cache rule for prefix {prefix} already exists")
+        rules[prefix] = props
+        return cls(prefix, props)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self._rules(account_id, region_name).pop(self.prefix, None)
+
+
+# --------------------------------------------------------------------- completions
+def _add_cfn_attributes(cls: Any, attrs: dict[str, Any]) -> None:
+    """Give an existing moto model the Fn::GetAtt attributes CloudFormation has."""
+    known = dict(attrs)
+    previous = getattr(cls, "get_cfn_attribute", None)
+
+    def get_cfn_attribute(self: Any, name: str) -> Any:
+        if name in known:
+            return known[name](self)
+        if previous is not None:
+            return previous(self, name)
+        raise _unknown_attr(cls.__name__, name)
+
+    previous_has = getattr(cls, "has_cfn_attr", None)
+
+    def has_cfn_attr(klass: Any, attr: str) -> bool:
+        return attr in known or bool(previous_has and previous_has(attr))
+
+    cls.get_cfn_attribute = get_cfn_attribute
+    cls.has_cfn_attr = classmethod(has_cfn_attr)
+
+
+def _camel(value: Any) -> Any:
+    """CloudFormation's PascalCase property shapes -> the ECS API's camelCase shapes."""
+    if isinstance(value, dict):
+        return {k[:1].lower() + k[1:]: _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
+
+
+def _complete_ecs_service() -> None:
+    """moto's AWS::ECS::Service create passes only cluster, name, count and task
+    definition. Pass the launch type, network configuration, load balancers, Cloud Map
+    registries, tags and platform version too, and start at 1 task when DesiredCount is
+    absent, as ECS does (a later update without DesiredCount keeps the live count,
+    which moto's update already does)."""
+    service_cls = ecs_models.Service
+
+    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        props = cloudformation_json["Properties"]
+        cluster = props["Cluster"]
+        cluster = cluster.name if isinstance(cluster, ecs_models.Cluster) else cluster
+        task_def = props["TaskDefinition"]
+        task_def = task_def.family if isinstance(task_def, ecs_models.TaskDefinition) else task_def
+        desired = props.get("DesiredCount")
+        backend = ecs_models.ecs_backends[account_id][region_name]
+        return backend.create_service(
+            cluster,
+            props.get("ServiceName") or resource_name,
+            int(desired) if desired is not None else 1,
+            task_definition_str=task_def,
+            load_balancers=_camel(props.get("LoadBalancers") or []),
+            scheduling_strategy=props.get("SchedulingStrategy"),
+            tags=_camel(props.get("Tags") or []),
+            deployment_controller=_camel(props.get("DeploymentController")),
+            launch_type=props.get("LaunchType"),
+            service_registries=_camel(props.get("ServiceRegistries") or []),
+            platform_version=props.get("PlatformVersion"),
+            propagate_tags=props.get("PropagateTags") or "NONE",
+            network_configuration=_camel(props.get("NetworkConfiguration")),
+            role_arn=props.get("Role"),
+        )
+
+    service_cls.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+def _drop_novalue_list_items() -> None:
+    """Real CloudFormation removes a list element that resolves to AWS::NoValue (e.g.
+    `- !If [Cond, x, !Ref AWS::NoValue]`); moto's clean_json keeps it as None."""
+    original = parsing.clean_json
+    if getattr(original, "_launcher_wrapped", False):
+        return
+
+    def clean_json(resource_json: Any, resources_map: Any) -> Any:
+        result = original(resource_json, resources_map)
+        if isinstance(resource_json, list) and isinstance(result, list):
+            return [item for item in result if item is not None]
+        return result
+
+    clean_json._launcher_wrapped = True  # type: ignore[attr-defined]
+    parsing.clean_json = clean_json
+
+
+def _complete_route_deletion() -> None:
+    """moto's AWS::EC2::RouteTable and AWS::EC2::Route have no delete, so a stack
+    deletion leaves them behind and then fails to delete the VPC."""
+    route_tables = sys.modules["moto.ec2.models.route_tables"]
+
+    def delete_route_table(self: Any, account_id: str, region_name: str) -> None:
+        ec2_models.ec2_backends[account_id][region_name].delete_route_table(self.id)
+
+    def delete_route(self: Any, account_id: str, region_name: str) -> None:
+        try:
+            ec2_models.ec2_backends[account_id][region_name].delete_route(
+                self.route_table.id, self.destination_cidr_block)
+        except Exception:  # the route table (and its routes) is already gone
+            pass
+
+    if not hasattr(route_tables.RouteTable, "delete"):
+        route_tables.RouteTable.delete = delete_route_table
+    if not hasattr(route_tables.Route, "delete"):
+        route_tables.Route.delete = delete_route
+
+
+def _complete_existing_models() -> None:
+    """Give existing moto models the Ref/GetAtt values CloudFormation returns."""
+    _complete_route_deletion()
+    _complete_ecs_service()
+    _drop_novalue_list_items()
+    _add_cfn_attributes(efs_models.FileSystem, {
+        "Arn": lambda fs: fs.file_system_arn,
+        "FileSystemId": lambda fs: fs.file_system_id,
+    })
+    access_point = efs_models.AccessPoint
+    if not hasattr(access_point, "physical_resource_id"):
+        access_point.physical_resource_id = property(lambda self: self.access_point_id)
+    access_point_attrs = {"Arn": "access_point_arn", "AccessPointId": "access_point_id"}
+    access_point.has_cfn_attr = classmethod(lambda cls, attr: attr in access_point_attrs)
+
+    def access_point_attr(self: Any, name: str) -> Any:
+        if name not in access_point_attrs:
+            raise _unknown_attr("AccessPoint", name)
+        return getattr(self, access_point_attrs[name])
+
+    access_point.get_cfn_attribute = access_point_attr
+
+    target_group = elbv2_models.FakeTargetGroup
+    if not hasattr(target_group, "get_cfn_attribute"):
+        def target_group_attr(self: Any, name: str) -> Any:
+            if name == "TargetGroupFullName":
+                return self.arn.split(":")[-1]
+            if name == "TargetGroupArn":
+                return self.arn
+            if name == "TargetGroupName":
+                return self.name
+            if name == "LoadBalancerArns":
+                return list(getattr(self, "load_balancer_arns", []))
+            raise _unknown_attr("TargetGroup", name)
+
+        target_group.get_cfn_attribute = target_group_attr
+        target_group.has_cfn_attr = classmethod(
+            lambda cls, attr: attr in ("TargetGroupFullName", "TargetGroupArn",
+                                       "TargetGroupName", "LoadBalancerArns")
+        )
+
+
+ADDED_TYPES = [
+    model.cloudformation_type()
+    for model in (
+        CfnSecretsManagerSecret,
+        CfnPrivateDnsNamespace,
+        CfnServiceDiscoveryService,
+        CfnBackupVault,
+        CfnCloudWatchAlarm,
+        CfnS3BucketPolicy,
+        CfnSecurityGroupEgress,
+        CfnPullThroughCacheRule,
+    )
+]
+
+
+def install() -> list[str]:
+    """Complete moto's CloudFormation engine; returns the resource types added."""
+    _complete_existing_models()
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+    model_map = parsing.get_model_map()
+    for cfn_type in ADDED_TYPES:
+        assert model_map[cfn_type].__module__.startswith("moto."), cfn_type
+    return ADDED_TYPES
+
+
+# --------------------------------------------------------------------- server
+def _wait_accepting(host: str, port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000, help="0 picks a free port")
+    args = parser.parse_args(argv)
+
+    install()
+
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    _wait_accepting(args.host, port)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        del signum, frame
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    shown_host = args.host if args.host not in ("0.0.0.0", "") else host
+    print(f"moto listening on http://{shown_host}:{port}", flush=True)
+    while not stop.wait(1.0):
+        pass
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
