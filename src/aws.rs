@@ -1,0 +1,241 @@
+//! AWS SDK set-up: one `SdkConfig` per region, every service client built from it, each
+//! with the call counter that tests, `plan`'s summary and the metrics all read.
+//!
+//! Credentials come from the default chain and endpoints from the standard
+//! `AWS_ENDPOINT_URL` (that is how the tests reach the emulator, with no test-only path).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// Key of one counted series: service, operation, outcome (`ok` or `error`).
+pub type CallKey = (String, String, &'static str);
+
+/// Counts every AWS operation the operator performs (after the SDK's own retries).
+#[derive(Clone, Debug, Default)]
+pub struct CallCounter {
+    calls: Arc<Mutex<BTreeMap<CallKey, u64>>>,
+}
+
+/// Whether an operation only reads. Drift detection starts a job but changes nothing
+/// in the account, so it counts as a read.
+pub fn is_read(operation: &str) -> bool {
+    ["Describe", "Get", "List", "Head", "Detect"]
+        .iter()
+        .any(|p| operation.starts_with(p))
+}
+
+/// Reads and writes counted between two snapshots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallTally {
+    pub reads: u64,
+    pub writes: u64,
+}
+
+impl CallCounter {
+    fn record(&self, service: &str, operation: &str, outcome: &'static str) {
+        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        *calls
+            .entry((service.to_string(), operation.to_string(), outcome))
+            .or_default() += 1;
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<CallKey, u64> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads and writes made since `before` (a snapshot taken earlier).
+    pub fn since(&self, before: &BTreeMap<CallKey, u64>) -> CallTally {
+        let mut tally = CallTally::default();
+        for (key, n) in self.snapshot() {
+            let delta = n - before.get(&key).copied().unwrap_or(0);
+            if is_read(&key.1) {
+                tally.reads += delta;
+            } else {
+                tally.writes += delta;
+            }
+        }
+        tally
+    }
+
+    /// Write operations made since `before`, by name (for messages and tests).
+    pub fn writes_since(&self, before: &BTreeMap<CallKey, u64>) -> Vec<String> {
+        self.snapshot()
+            .into_iter()
+            .filter(|(key, n)| !is_read(&key.1) && *n > before.get(key).copied().unwrap_or(0))
+            .map(|(key, _)| format!("{}.{}", key.0, key.1))
+            .collect()
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(meta) = cfg.load::<Metadata>() {
+            let outcome = match context.output_or_error() {
+                Some(Ok(_)) => "ok",
+                _ => "error",
+            };
+            self.record(meta.service(), meta.name(), outcome);
+        }
+        Ok(())
+    }
+}
+
+/// The service clients of one region.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub region: String,
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub backup: aws_sdk_backup::Client,
+    pub autoscaling: aws_sdk_applicationautoscaling::Client,
+    pub bedrock: aws_sdk_bedrock::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+/// Loads the shared configuration for `region` from the environment.
+pub async fn load_config(region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .load()
+        .await
+}
+
+impl Clients {
+    pub fn new(config: &SdkConfig, counter: &CallCounter) -> Self {
+        macro_rules! client {
+            ($sdk:ident) => {
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from(config)
+                        .interceptor(counter.clone())
+                        .build(),
+                )
+            };
+        }
+        // An endpoint override (an emulator, a VPC endpoint with a custom name) has no
+        // per-bucket DNS names, so S3 must address buckets by path there.
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(config)
+                .force_path_style(config.endpoint_url().is_some())
+                .interceptor(counter.clone())
+                .build(),
+        );
+        Clients {
+            region: config
+                .region()
+                .map(|r| r.as_ref().to_string())
+                .unwrap_or_default(),
+            cloudformation: client!(aws_sdk_cloudformation),
+            ecs: client!(aws_sdk_ecs),
+            s3,
+            backup: client!(aws_sdk_backup),
+            autoscaling: client!(aws_sdk_applicationautoscaling),
+            bedrock: client!(aws_sdk_bedrock),
+            dynamodb: client!(aws_sdk_dynamodb),
+        }
+    }
+}
+
+/// Turns an SDK error into the crate's error, classifying it retriable or not — the one
+/// place that decides (timeouts, dispatch failures, 5xx, 429, throttling, expired requests
+/// are retriable; the rest need a change before they can succeed).
+pub fn error<E, R>(
+    service: &'static str,
+    operation: &'static str,
+    target: impl Into<String>,
+    err: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> crate::Error
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    let (code, message, retriable) = match &err {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or("Unknown").to_string();
+            let status = se.raw().status_code();
+            let retriable = status == 429
+                || status >= 500
+                || matches!(
+                    code.as_str(),
+                    "Throttling"
+                        | "ThrottlingException"
+                        | "ThrottledException"
+                        | "RequestLimitExceeded"
+                        | "TooManyRequestsException"
+                        | "RequestExpired"
+                        | "RequestTimeout"
+                        | "ServiceUnavailable"
+                        | "InternalFailure"
+                        | "InternalError"
+                );
+            let message = se
+                .err()
+                .message()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("HTTP {status}"));
+            (code, message, retriable)
+        }
+        SdkError::TimeoutError(_) => ("Timeout".into(), "request timed out".into(), true),
+        SdkError::DispatchFailure(_) => (
+            "DispatchFailure".into(),
+            format!(
+                "could not reach AWS: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&err)
+            ),
+            true,
+        ),
+        SdkError::ResponseError(_) => (
+            "ResponseError".into(),
+            format!(
+                "unreadable response: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&err)
+            ),
+            true,
+        ),
+        _ => (
+            "ConstructionFailure".into(),
+            aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+            false,
+        ),
+    };
+    crate::Error::Aws {
+        service,
+        operation,
+        target: target.into(),
+        code,
+        message,
+        retriable,
+    }
+}
+
+/// The HTTP status of a raw response, for error classification.
+pub trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}

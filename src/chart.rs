@@ -1,0 +1,255 @@
+//! The chat stack's CloudFormation template from `charts/`, embedded in the binary so
+//! that the operator deploys exactly what was reviewed and linted, and the stack parameters' constraints,
+//! read from the template so that validation and template never disagree.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_yaml::Value;
+use sha2::{Digest, Sha256};
+
+/// The chat stack (Open WebUI + LiteLLM on ECS Fargate).
+pub const STACK_TEMPLATE: &str = include_str!("../charts/stack.yaml");
+
+/// Where users read the chat stack's parameters (used in messages).
+pub const STACK_TEMPLATE_PATH: &str = "charts/stack.yaml";
+
+/// One parameter of the chat stack and its constraints.
+#[derive(Debug)]
+pub struct ParamSpec {
+    pub default: Option<String>,
+    pub allowed_values: Vec<String>,
+    /// `AllowedPattern`, anchored: CloudFormation requires the whole value to match.
+    pub allowed_pattern: Option<(String, Regex)>,
+    pub constraint: Option<String>,
+}
+
+impl ParamSpec {
+    /// Why `value` breaks the template's constraint, or `None` when it is allowed.
+    pub fn violation(&self, value: &str) -> Option<String> {
+        if !self.allowed_values.is_empty() && !self.allowed_values.iter().any(|v| v == value) {
+            return Some(format!(
+                "must be one of {} (got {value:?})",
+                self.allowed_values.join(" | ")
+            ));
+        }
+        if let Some((src, re)) = &self.allowed_pattern
+            && !re.is_match(value)
+        {
+            let why = self
+                .constraint
+                .clone()
+                .unwrap_or_else(|| format!("must match {src}"));
+            return Some(format!("{why} (got {value:?})"));
+        }
+        None
+    }
+}
+
+static STACK_PARAMETERS: LazyLock<Result<BTreeMap<String, ParamSpec>, String>> =
+    LazyLock::new(|| parse_parameters(STACK_TEMPLATE));
+
+/// The chat stack's parameters. The template is embedded and checked by tests, so an
+/// error here means a broken build, reported rather than panicking.
+pub fn stack_parameters() -> Result<&'static BTreeMap<String, ParamSpec>, &'static str> {
+    STACK_PARAMETERS.as_ref().map_err(String::as_str)
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn parse_parameters(template: &str) -> Result<BTreeMap<String, ParamSpec>, String> {
+    let doc: Value =
+        serde_yaml::from_str(template).map_err(|e| format!("{STACK_TEMPLATE_PATH}: {e}"))?;
+    let params = doc
+        .get("Parameters")
+        .and_then(Value::as_mapping)
+        .ok_or_else(|| format!("{STACK_TEMPLATE_PATH}: no Parameters section"))?;
+    let mut out = BTreeMap::new();
+    for (name, body) in params {
+        let name = name.as_str().ok_or_else(|| {
+            format!("{STACK_TEMPLATE_PATH}: parameter name {name:?} is not a string")
+        })?;
+        let allowed_pattern = match body.get("AllowedPattern").and_then(Value::as_str) {
+            Some(src) => {
+                let re = Regex::new(&format!("^(?:{src})$"))
+                    .map_err(|e| format!("{STACK_TEMPLATE_PATH}: {name}.AllowedPattern: {e}"))?;
+                Some((src.to_string(), re))
+            }
+            None => None,
+        };
+        out.insert(
+            name.to_string(),
+            ParamSpec {
+                default: body.get("Default").and_then(scalar_text),
+                allowed_values: body
+                    .get("AllowedValues")
+                    .and_then(Value::as_sequence)
+                    .map(|s| s.iter().filter_map(scalar_text).collect())
+                    .unwrap_or_default(),
+                allowed_pattern,
+                constraint: body
+                    .get("ConstraintDescription")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// CloudFormation refuses a `TemplateBody` longer than this; larger templates must be
+/// uploaded to S3 first.
+pub const MAX_TEMPLATE_BODY_BYTES: usize = 51_200;
+
+/// The chat stack as sent to CloudFormation: minified JSON. The YAML in `charts/` is what
+/// people read and lint, with comments that push it past `MAX_TEMPLATE_BODY_BYTES`; the
+/// JSON form drops them and is the same template.
+pub struct StackTemplate {
+    pub body: String,
+    /// sha256 of `body`; the stack carries it in a tag, so that a template change is
+    /// seen without downloading the deployed template.
+    pub sha256: String,
+}
+
+static STACK_BODY: LazyLock<Result<StackTemplate, String>> = LazyLock::new(|| {
+    let yaml: Value =
+        serde_yaml::from_str(STACK_TEMPLATE).map_err(|e| format!("{STACK_TEMPLATE_PATH}: {e}"))?;
+    let json = to_json(&yaml)?;
+    let body = serde_json::to_string(&json).map_err(|e| format!("{STACK_TEMPLATE_PATH}: {e}"))?;
+    Ok(StackTemplate {
+        sha256: hex::encode(Sha256::digest(body.as_bytes())),
+        body,
+    })
+});
+
+pub fn stack_template() -> Result<&'static StackTemplate, &'static str> {
+    STACK_BODY.as_ref().map_err(String::as_str)
+}
+
+/// YAML's short-form intrinsic functions (`!Ref`, `!Sub` …) in their JSON form.
+fn to_json(v: &Value) -> Result<serde_json::Value, String> {
+    use serde_json::Value as J;
+    Ok(match v {
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Number(n) => serde_json::to_value(n).map_err(|e| e.to_string())?,
+        Value::String(s) => J::String(s.clone()),
+        Value::Sequence(items) => J::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
+        Value::Mapping(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in m {
+                let key = match k {
+                    Value::String(s) => s.clone(),
+                    other => {
+                        scalar_text(other).ok_or_else(|| format!("non-scalar key {other:?}"))?
+                    }
+                };
+                out.insert(key, to_json(v)?);
+            }
+            J::Object(out)
+        }
+        Value::Tagged(t) => {
+            let tag = t.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let inner = to_json(&t.value)?;
+            let (key, value) = match (name, inner) {
+                ("Ref", v) => ("Ref".to_string(), v),
+                ("Condition", v) => ("Condition".to_string(), v),
+                // `!GetAtt Resource.Attribute` is the dotted short form of a pair.
+                ("GetAtt", J::String(s)) => {
+                    let (res, attr) = s
+                        .split_once('.')
+                        .ok_or_else(|| format!("!GetAtt {s}: expected Resource.Attribute"))?;
+                    ("Fn::GetAtt".to_string(), serde_json::json!([res, attr]))
+                }
+                (other, v) => (format!("Fn::{other}"), v),
+            };
+            let mut obj = serde_json::Map::new();
+            obj.insert(key, value);
+            J::Object(obj)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_stack_template_parameters_parse() {
+        let params = stack_parameters().expect("template parameters");
+        for name in [
+            "ProjectName",
+            "DeploymentSize",
+            "DomainName",
+            "ACMCertificateArn",
+            "BedrockRegion",
+            "ImagePullMode",
+            "ImageGenerationModel",
+            "ImageSize",
+            "OpenWebUIImage",
+            "LiteLLMImage",
+            "OpenWebUIDatabaseUrlSecretArn",
+        ] {
+            assert!(params.contains_key(name), "missing parameter {name}");
+        }
+        let size = &params["DeploymentSize"];
+        assert_eq!(size.violation("small"), None);
+        assert!(size.violation("huge").unwrap().contains("small"));
+    }
+
+    #[test]
+    fn template_body_fits_cloudformation_limit_and_keeps_intrinsics() {
+        let t = stack_template().expect("template converts");
+        assert!(
+            t.body.len() <= MAX_TEMPLATE_BODY_BYTES,
+            "{} bytes: upload to S3 is needed",
+            t.body.len()
+        );
+        let json: serde_json::Value = serde_json::from_str(&t.body).unwrap();
+        assert!(json["Resources"].as_object().unwrap().len() > 30);
+        assert!(t.body.contains("\"Fn::Sub\""));
+        assert!(t.body.contains("{\"Ref\":"));
+        assert!(!t.body.contains("!Ref"), "a short-form tag survived");
+        assert_eq!(t.sha256.len(), 64);
+    }
+
+    #[test]
+    fn short_form_tags_translate() {
+        let yaml: Value = serde_yaml::from_str(
+            "a: !GetAtt Bucket.Arn\nb: !Sub '${AWS::Region}'\nc: !If [Cond, !Ref X, !Ref AWS::NoValue]\nd: !GetAZs ''",
+        )
+        .unwrap();
+        let json = to_json(&yaml).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "a": {"Fn::GetAtt": ["Bucket", "Arn"]},
+                "b": {"Fn::Sub": "${AWS::Region}"},
+                "c": {"Fn::If": ["Cond", {"Ref": "X"}, {"Ref": "AWS::NoValue"}]},
+                "d": {"Fn::GetAZs": ""}
+            })
+        );
+    }
+
+    #[test]
+    fn images_are_pinned_not_latest() {
+        let params = stack_parameters().unwrap();
+        for name in ["OpenWebUIImage", "LiteLLMImage"] {
+            let image = params[name].default.as_deref().unwrap_or_default();
+            assert!(image.contains(':'), "{name} default {image} has no tag");
+            assert!(
+                !image.ends_with(":latest") && !image.ends_with("-latest"),
+                "{name}: {image}"
+            );
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! bedrock-chat-operator: keeps an AWS deployment of Open WebUI + LiteLLM on ECS
+//! Fargate, serving Amazon Bedrock models, equal to a desired state kept in Git.
+//!
+//! The pipeline, one module per stage: `desired` (schema, loading, validation) →
+//! `render` (what AWS receives) → observe → plan → act, driven by the controller.
+
+pub mod aws;
+pub mod chart;
+pub mod cli;
+pub mod desired;
+pub mod render;
+
+use std::path::PathBuf;
+
+/// The crate's error: each variant names what failed and on what.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Invalid(#[from] desired::Invalid),
+    #[error("{path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("rendering {what}: {message}")]
+    Render { what: &'static str, message: String },
+    /// An AWS call failed (after the SDK's own retries).
+    #[error("{service}.{operation} on {target}: {message}")]
+    Aws {
+        service: &'static str,
+        operation: &'static str,
+        target: String,
+        /// The AWS error code (`ThrottlingException`, `ValidationError` …) or the kind of
+        /// transport failure.
+        code: String,
+        message: String,
+        retriable: bool,
+    },
+    /// CloudFormation finished an operation in a failed state.
+    #[error("stack {stack}: {message}")]
+    StackFailed { stack: String, message: String },
+    /// Waiting for AWS ran past its time limit; the next pass picks up where it left.
+    #[error("{what}: still {state} after {waited_secs} s")]
+    Timeout {
+        what: String,
+        state: String,
+        waited_secs: u64,
+    },
+    /// The plan cannot proceed without a person (a stack the operator does not own, a
+    /// stack in a failed state it will not touch).
+    #[error("stack {stack}: {reason}")]
+    Blocked { stack: String, reason: String },
+}
+
+impl Error {
+    /// A short, stable label for metrics and summaries.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Invalid(_) => "invalid_desired_state",
+            Error::Write { .. } => "write_file",
+            Error::Render { .. } => "render",
+            Error::Aws { .. } => "aws",
+            Error::StackFailed { .. } => "stack_failed",
+            Error::Timeout { .. } => "timeout",
+            Error::Blocked { .. } => "blocked",
+        }
+    }
+
+    /// Whether trying again later may succeed without anyone changing anything.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Aws { retriable, .. } => *retriable,
+            Error::Timeout { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

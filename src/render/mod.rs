@@ -1,0 +1,18 @@
+//! Rendering a validated desired state into what AWS receives: the stack's parameters,
+//! LiteLLM's `config.yaml` and the AWS Backup plan. Pure functions: same input, same
+//! bytes, so that hashes of the output detect changes without reading AWS twice.
+
+mod backup;
+mod litellm;
+mod parameters;
+
+pub use backup::{BackupPlan, BackupRule, backup_plan, backup_plan_name};
+pub use litellm::{LITELLM_CONFIG_CONTENT_TYPE, LiteLlmConfig, litellm_config};
+pub use parameters::stack_parameters;
+
+use sha2::{Digest, Sha256};
+
+/// Lowercase hex sha256, the form the operator writes into tags and object metadata.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
