@@ -240,6 +240,125 @@ mod tests {
         );
     }
 
+    fn template() -> serde_json::Value {
+        serde_json::from_str(&stack_template().unwrap().body).unwrap()
+    }
+
+    fn resources_of_type(t: &serde_json::Value, ty: &str) -> Vec<(String, serde_json::Value)> {
+        t["Resources"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, r)| r["Type"] == ty)
+            .map(|(k, r)| (k.clone(), r.clone()))
+            .collect()
+    }
+
+    /// DESIGN.md's ownership table: the operator owns counts, autoscaling and the
+    /// backup plan, so the template must leave them out or the two would fight.
+    #[test]
+    fn template_leaves_operator_owned_fields_out() {
+        let t = template();
+        let services = resources_of_type(&t, "AWS::ECS::Service");
+        assert_eq!(services.len(), 2);
+        for (name, svc) in &services {
+            assert!(
+                svc["Properties"].get("DesiredCount").is_none(),
+                "{name} sets DesiredCount"
+            );
+        }
+        for ty in [
+            "AWS::ApplicationAutoScaling::ScalableTarget",
+            "AWS::ApplicationAutoScaling::ScalingPolicy",
+            "AWS::Backup::BackupPlan",
+            "AWS::Backup::BackupSelection",
+        ] {
+            assert!(
+                resources_of_type(&t, ty).is_empty(),
+                "template declares {ty}"
+            );
+        }
+    }
+
+    /// The seed's defects (DESIGN.md) stay fixed.
+    #[test]
+    fn seed_defects_stay_fixed() {
+        let t = template();
+        let body = &stack_template().unwrap().body;
+        assert!(
+            !body.contains("LITELLM_CONFIG_YAML"),
+            "LiteLLM does not read LITELLM_CONFIG_YAML"
+        );
+        assert!(
+            body.contains("LITELLM_CONFIG_BUCKET_NAME")
+                && body.contains("LITELLM_CONFIG_BUCKET_OBJECT_KEY")
+        );
+        assert!(!body.contains("stability.stable-diffusion-3-5-large-v1:0"));
+        for (name, fs) in resources_of_type(&t, "AWS::EFS::FileSystem") {
+            assert_eq!(fs["DeletionPolicy"], "Retain", "{name}");
+            assert_eq!(fs["UpdateReplacePolicy"], "Retain", "{name}");
+        }
+        assert_eq!(
+            resources_of_type(&t, "AWS::ServiceDiscovery::Service").len(),
+            1
+        );
+
+        let mut env_names = Vec::new();
+        let mut secret_names = Vec::new();
+        for (_, td) in resources_of_type(&t, "AWS::ECS::TaskDefinition") {
+            for c in td["Properties"]["ContainerDefinitions"].as_array().unwrap() {
+                for e in c["Environment"].as_array().into_iter().flatten() {
+                    env_names.push(e["Name"].as_str().unwrap_or_default().to_string());
+                }
+                // Secrets may be conditional (Fn::If), so collect names anywhere inside.
+                collect_names(&c["Secrets"], &mut secret_names);
+            }
+        }
+        for secret in [
+            "OPENAI_API_KEY",
+            "IMAGES_OPENAI_API_KEY",
+            "WEBUI_SECRET_KEY",
+            "LITELLM_MASTER_KEY",
+            "DATABASE_URL",
+        ] {
+            assert!(
+                !env_names.iter().any(|n| n == secret),
+                "{secret} is a plain environment variable"
+            );
+            assert!(
+                secret_names.iter().any(|n| n == secret),
+                "{secret} is not passed through Secrets"
+            );
+        }
+        for needed in [
+            "ENABLE_IMAGE_GENERATION",
+            "IMAGE_GENERATION_ENGINE",
+            "IMAGES_OPENAI_API_BASE_URL",
+            "IMAGE_GENERATION_MODEL",
+            "IMAGE_SIZE",
+            "ENABLE_PERSISTENT_CONFIG",
+            "OPENAI_API_BASE_URL",
+        ] {
+            assert!(
+                env_names.iter().any(|n| n == needed),
+                "Open WebUI lacks {needed}"
+            );
+        }
+    }
+
+    fn collect_names(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::String(n)) = m.get("Name") {
+                    out.push(n.clone());
+                }
+                m.values().for_each(|v| collect_names(v, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| collect_names(v, out)),
+            _ => {}
+        }
+    }
+
     #[test]
     fn images_are_pinned_not_latest() {
         let params = stack_parameters().unwrap();

@@ -303,6 +303,27 @@ fn parameters(spec: &Spec, stack_name_ok: bool, ctx: &mut Ctx) {
             ctx.err(pos, &p, why);
         }
     }
+    // Without a NAT gateway the tasks reach AWS only through the VPC's endpoints, which
+    // serve the stack's own region, and ghcr.io only through ECR with a credential.
+    let param = |name: &str| {
+        spec.parameters
+            .get(name)
+            .cloned()
+            .or_else(|| specs.get(name).and_then(|s| s.default.clone()))
+            .unwrap_or_default()
+    };
+    if param("ImagePullMode") == "pull-through" {
+        let p = "spec.parameters.BedrockRegion";
+        if param("BedrockRegion") != spec.region {
+            let pos = ctx.pos_of(p);
+            ctx.err(pos, p, format!("must equal spec.region ({}) with ImagePullMode pull-through: without a NAT gateway Bedrock is reached only through the VPC endpoint of the stack's region (got {:?})", spec.region, param("BedrockRegion")));
+        }
+        let p = "spec.parameters.GhcrCredentialSecretArn";
+        if param("GhcrCredentialSecretArn").is_empty() {
+            let pos = ctx.pos_of("spec.parameters.ImagePullMode");
+            ctx.err(pos, p, "is required with ImagePullMode pull-through: ECR's ghcr.io cache needs a Secrets Manager secret named ecr-pullthroughcache/…");
+        }
+    }
     // ProjectName defaults to the stack name (so that two stacks never share resource
     // names); that default must satisfy the template's constraint too.
     if stack_name_ok

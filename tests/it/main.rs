@@ -1,6 +1,7 @@
 //! Integration tests, in one binary so that the AWS SDK is linked once, not per file.
 //! Tests that need AWS start their own moto server (see `common::Emulator`).
 
+mod charts;
 mod common;
 mod validate;
 mod wiring;
