@@ -19,9 +19,12 @@ use aws_smithy_types::config_bag::ConfigBag;
 pub type CallKey = (String, String, &'static str);
 
 /// Counts every AWS operation the operator performs (after the SDK's own retries).
+/// A child counter (one per reconcile pass) also counts into its parent (the process's,
+/// which the metrics read), so a pass knows its own calls even when passes overlap.
 #[derive(Clone, Debug, Default)]
 pub struct CallCounter {
     calls: Arc<Mutex<BTreeMap<CallKey, u64>>>,
+    parent: Option<Arc<Mutex<BTreeMap<CallKey, u64>>>>,
 }
 
 /// Whether an operation only reads. Drift detection starts a job but changes nothing
@@ -40,11 +43,20 @@ pub struct CallTally {
 }
 
 impl CallCounter {
+    /// A fresh counter whose calls are also counted here.
+    pub fn child(&self) -> CallCounter {
+        CallCounter {
+            calls: Arc::default(),
+            parent: Some(Arc::clone(&self.calls)),
+        }
+    }
+
     fn record(&self, service: &str, operation: &str, outcome: &'static str) {
-        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
-        *calls
-            .entry((service.to_string(), operation.to_string(), outcome))
-            .or_default() += 1;
+        let key = (service.to_string(), operation.to_string(), outcome);
+        for map in std::iter::once(&self.calls).chain(self.parent.as_ref()) {
+            let mut calls = map.lock().unwrap_or_else(PoisonError::into_inner);
+            *calls.entry(key.clone()).or_default() += 1;
+        }
     }
 
     pub fn snapshot(&self) -> BTreeMap<CallKey, u64> {
@@ -238,4 +250,15 @@ impl HttpStatus for aws_smithy_runtime_api::http::Response {
     fn status_code(&self) -> u16 {
         self.status().as_u16()
     }
+}
+
+/// CloudFormation answers `ValidationError: Stack with id X does not exist` for a stack
+/// that is gone; callers treat that as "absent", not as a failure.
+pub fn is_missing_stack<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> bool
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|se| se.message())
+        .is_some_and(|m| m.contains("does not exist"))
 }

@@ -5,8 +5,13 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use std::time::Duration;
 
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::act::Strategy;
+use crate::context::{Context, Settings};
+use crate::controller::{self, Outcome, PassOptions, PassReport};
 use crate::desired::{self, ImageChatStack};
 use crate::{Error, Result, chart, render};
 
@@ -46,6 +51,60 @@ pub enum Command {
         #[arg(long, default_value = "rendered")]
         out: PathBuf,
     },
+    /// Show what `apply` would change (a dry run against AWS, with drift detection).
+    /// Exit 0 in sync, 2 changes pending (or drift, or a busy stack), 1 error or blocked.
+    Plan {
+        /// File or directory of desired-state documents.
+        path: PathBuf,
+        /// Only this stack (metadata.name or spec.stackName).
+        #[arg(long)]
+        stack: Option<String>,
+        /// Skip CloudFormation drift detection (it is slow on large stacks).
+        #[arg(long)]
+        skip_drift: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Make AWS match the desired state: one pass over every stack, then exit.
+    /// Exit 0 when every stack is in sync or was converged, 1 otherwise.
+    Apply {
+        /// File or directory of desired-state documents.
+        path: PathBuf,
+        /// Only this stack (metadata.name or spec.stackName).
+        #[arg(long)]
+        stack: Option<String>,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+}
+
+/// How the operator talks to CloudFormation; shared by every command that does.
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// CloudFormation service role to deploy with (the operator's own role then needs only
+    /// iam:PassRole on it; see charts/operator.yaml).
+    #[arg(long, env = "BEDROCK_CHAT_OPERATOR_CFN_ROLE_ARN")]
+    pub cfn_role_arn: Option<String>,
+    /// How often to poll CloudFormation while waiting.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub poll_interval: Duration,
+    /// Longest wait for a change set to be computed.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub changeset_timeout: Duration,
+    /// Longest wait for a stack create or update.
+    #[arg(long, default_value = "60m", value_parser = humantime::parse_duration)]
+    pub stack_timeout: Duration,
+}
+
+impl AwsArgs {
+    pub fn settings(&self) -> Settings {
+        Settings {
+            poll_interval: self.poll_interval,
+            changeset_timeout: self.changeset_timeout,
+            stack_timeout: self.stack_timeout,
+            cfn_role_arn: self.cfn_role_arn.clone().filter(|r| !r.is_empty()),
+        }
+    }
 }
 
 /// Sets up `tracing` on stderr (stdout stays for command output).
@@ -61,7 +120,11 @@ pub fn init_telemetry(format: Option<LogFormat>) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     if json {
-        builder.json().flatten_event(true).init();
+        builder
+            .json()
+            .flatten_event(true)
+            .with_span_list(false)
+            .init();
     } else {
         builder.init();
     }
@@ -71,6 +134,13 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Validate { paths } => validate(&paths),
         Command::Render { path, out } => render_cmd(&path, &out),
+        Command::Plan {
+            path,
+            stack,
+            skip_drift,
+            aws,
+        } => plan_cmd(&path, stack.as_deref(), !skip_drift, &aws).await,
+        Command::Apply { path, stack, aws } => apply_cmd(&path, stack.as_deref(), &aws).await,
     };
     match result {
         Ok(code) => code,
@@ -95,6 +165,117 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
         if stacks.len() == 1 { "" } else { "s" }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The documents under `path`, optionally only the one named `only`. Everything is
+/// validated before any AWS call, so a bad document writes nothing.
+fn selected(path: &Path, only: Option<&str>) -> Result<Vec<ImageChatStack>> {
+    let stacks = desired::load(&[path.to_path_buf()])?;
+    let Some(only) = only else { return Ok(stacks) };
+    let picked: Vec<_> = stacks
+        .iter()
+        .filter(|s| s.name == only || s.spec.stack_name == only)
+        .cloned()
+        .collect();
+    if picked.is_empty() {
+        let names: Vec<&str> = stacks.iter().map(|s| s.name.as_str()).collect();
+        return Err(Error::Usage(format!(
+            "no document named {only:?} in {} (have: {})",
+            path.display(),
+            names.join(", ")
+        )));
+    }
+    Ok(picked)
+}
+
+async fn passes(stacks: &[ImageChatStack], aws: &AwsArgs, opts: PassOptions) -> Vec<PassReport> {
+    let ctx = Context::from_env(aws.settings()).await;
+    let mut reports = Vec::with_capacity(stacks.len());
+    // One stack after the other: output stays readable and CloudFormation's per-account
+    // limits are not hit by a CLI run; the daemon runs stacks concurrently.
+    for doc in stacks {
+        reports.push(controller::reconcile(doc, &ctx, opts).await);
+    }
+    reports
+}
+
+async fn plan_cmd(path: &Path, only: Option<&str>, drift: bool, aws: &AwsArgs) -> Result<ExitCode> {
+    let stacks = selected(path, only)?;
+    let opts = PassOptions {
+        strategy: Strategy::DryRun,
+        detect_drift: drift,
+    };
+    let reports = passes(&stacks, aws, opts).await;
+    let mut worst = 0u8;
+    for r in &reports {
+        if let Some(plan) = &r.plan {
+            print!("{plan}");
+        } else {
+            println!("stack {}: {:?}", r.name, r.outcome);
+        }
+        if let Some(e) = &r.error_message {
+            println!("  ! error: {e}");
+        }
+        let code = match r.outcome {
+            Outcome::InSync | Outcome::Suspended => 0,
+            Outcome::Pending | Outcome::Waiting | Outcome::Drifted | Outcome::Applied => 2,
+            Outcome::Blocked | Outcome::Failed => 1,
+        };
+        // Errors outrank pending changes: 1 beats 2 beats 0.
+        worst = match (worst, code) {
+            (1, _) | (_, 1) => 1,
+            (2, _) | (_, 2) => 2,
+            _ => 0,
+        };
+    }
+    let count = |o: Outcome| reports.iter().filter(|r| r.outcome == o).count();
+    println!(
+        "Plan: {} with changes, {} in sync, {} waiting, {} drifted, {} blocked, {} failed.",
+        count(Outcome::Pending),
+        count(Outcome::InSync),
+        count(Outcome::Waiting),
+        count(Outcome::Drifted),
+        count(Outcome::Blocked),
+        count(Outcome::Failed)
+    );
+    Ok(ExitCode::from(worst))
+}
+
+async fn apply_cmd(path: &Path, only: Option<&str>, aws: &AwsArgs) -> Result<ExitCode> {
+    let stacks = selected(path, only)?;
+    let opts = PassOptions {
+        strategy: Strategy::Enforce,
+        detect_drift: false,
+    };
+    let reports = passes(&stacks, aws, opts).await;
+    let mut failed = false;
+    for r in &reports {
+        let actions: Vec<&str> = r.applied.iter().map(|a| a.action.as_str()).collect();
+        let what = match r.outcome {
+            Outcome::Applied => format!("applied {}", actions.join(", ")),
+            Outcome::InSync => "in sync".to_string(),
+            Outcome::Pending => "observe mode: changes pending, nothing written".to_string(),
+            Outcome::Waiting => "waiting: CloudFormation is busy with the stack".to_string(),
+            Outcome::Drifted => "drifted (see plan)".to_string(),
+            Outcome::Suspended => "suspended".to_string(),
+            Outcome::Blocked | Outcome::Failed => {
+                failed = true;
+                format!(
+                    "FAILED: {}",
+                    r.error_message.as_deref().unwrap_or("unknown error")
+                )
+            }
+        };
+        println!(
+            "stack {}: {what} ({} ms; AWS calls: {} reads, {} writes)",
+            r.name, r.duration_ms, r.calls.reads, r.calls.writes
+        );
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn write(path: &Path, contents: &str) -> Result<()> {

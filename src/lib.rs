@@ -4,10 +4,15 @@
 //! The pipeline, one module per stage: `desired` (schema, loading, validation) →
 //! `render` (what AWS receives) → observe → plan → act, driven by the controller.
 
+pub mod act;
 pub mod aws;
 pub mod chart;
 pub mod cli;
+pub mod context;
+pub mod controller;
 pub mod desired;
+pub mod observe;
+pub mod plan;
 pub mod render;
 
 use std::path::PathBuf;
@@ -17,6 +22,9 @@ use std::path::PathBuf;
 pub enum Error {
     #[error(transparent)]
     Invalid(#[from] desired::Invalid),
+    /// The command line asked for something that does not exist.
+    #[error("{0}")]
+    Usage(String),
     #[error("{path}: {source}")]
     Write {
         path: PathBuf,
@@ -58,6 +66,7 @@ impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::Invalid(_) => "invalid_desired_state",
+            Error::Usage(_) => "usage",
             Error::Write { .. } => "write_file",
             Error::Render { .. } => "render",
             Error::Aws { .. } => "aws",

@@ -16,7 +16,10 @@ moto's model metaclass files each model under the service named by the class's
 `__module__` ("moto.<service>.<...>"), so each class sets `__module__` explicitly.
 
 A few existing moto models lack the `Ref`/`Fn::GetAtt` values real CloudFormation
-returns (EFS access point, ELBv2 target group); those are completed in place.
+returns (EFS access point, ELBv2 target group); those are completed in place. One API
+moto models but does not serve, UpdateTerminationProtection, is added over moto's own
+stack model, and executing a change set updates the stack's outputs, parameters and
+tags as moto's own UpdateStack path does.
 
 Usage: python tests/emulator/moto_launcher.py [--host 127.0.0.1] [--port 5000]
 Prints exactly one line "moto listening on http://HOST:PORT" once the server accepts
@@ -824,9 +827,50 @@ ADDED_TYPES = [
 ]
 
 
+def _add_update_termination_protection() -> None:
+    """moto's stack model keeps `enable_termination_protection` (CreateStack sets it and
+    DescribeStacks reports it) but has no handler for UpdateTerminationProtection, the
+    call that sets it after a change-set create; add it over the same model."""
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult
+
+    def update_termination_protection(self: Any) -> ActionResult:
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        stack.enable_termination_protection = bool(
+            self._get_bool_param("EnableTerminationProtection")
+        )
+        return ActionResult({"StackId": stack.stack_id})
+
+    CloudFormationResponse.update_termination_protection = update_termination_protection
+
+
+def _complete_change_set_execution() -> None:
+    """moto executes a change set on the resources only: the stack keeps the template,
+    outputs, parameters and tags it had (a CREATE change set's stack has no outputs at
+    all). moto's UpdateStack path (`Stack.update`) does all of it; do the same here."""
+    from moto.cloudformation import models as cfn_models
+
+    apply_resources = cfn_models.ChangeSet.apply
+
+    def apply(self: Any) -> None:
+        apply_resources(self)
+        stack = self.stack
+        stack.template = self.template
+        stack._parse_template()
+        stack.output_map = stack._create_output_map()
+        if self.parameters:
+            stack.parameters = self.parameters
+        if self.tags is not None:
+            stack.tags = self.tags
+
+    cfn_models.ChangeSet.apply = apply
+
+
 def install() -> list[str]:
     """Complete moto's CloudFormation engine; returns the resource types added."""
     _complete_existing_models()
+    _add_update_termination_protection()
+    _complete_change_set_execution()
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
     model_map = parsing.get_model_map()

@@ -104,7 +104,6 @@ impl Emulator {
     }
 
     /// The operator's binary, with the environment a user would set for this emulator.
-    #[expect(dead_code, reason = "used by the plan/apply tests of the next commit")]
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(bin());
         cmd.env("AWS_ENDPOINT_URL", &self.endpoint)

@@ -3,5 +3,7 @@
 
 mod charts;
 mod common;
+mod stack;
+mod stack_mocked;
 mod validate;
 mod wiring;

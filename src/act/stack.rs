@@ -1,0 +1,375 @@
+//! Stack actions: change sets (create → wait → execute → wait, streaming every new
+//! stack event as one log line), termination protection, rollback recovery.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Instant;
+
+use aws_sdk_cloudformation::types::{
+    Capability, ChangeSetStatus, ChangeSetType, Parameter, StackStatus, Tag,
+};
+
+use crate::aws::{self, Clients};
+use crate::chart;
+use crate::context::Context;
+use crate::plan::{Action, ActionKind, Plan, history_key};
+use crate::{Error, Result};
+
+/// The statuses a finished operation may end in, success first.
+fn is_success(status: &str) -> bool {
+    matches!(
+        status,
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "DELETE_COMPLETE"
+    )
+}
+
+pub(super) async fn execute(
+    action: &Action,
+    plan: &Plan,
+    ctx: &Context,
+    clients: &Clients,
+) -> Result<&'static str> {
+    let stack = plan.stack_name.as_str();
+    let cfn = &clients.cloudformation;
+    match &action.kind {
+        ActionKind::CreateStack { parameters, tags } => {
+            change_set(
+                ctx,
+                clients,
+                stack,
+                ChangeSetType::Create,
+                parameters,
+                tags,
+                &action.reason,
+            )
+            .await
+        }
+        ActionKind::UpdateStack {
+            parameters, tags, ..
+        } => {
+            change_set(
+                ctx,
+                clients,
+                stack,
+                ChangeSetType::Update,
+                parameters,
+                tags,
+                &action.reason,
+            )
+            .await
+        }
+        ActionKind::EnableTerminationProtection => {
+            cfn.update_termination_protection()
+                .stack_name(stack)
+                .enable_termination_protection(true)
+                .send()
+                .await
+                .map_err(|e| {
+                    aws::error("CloudFormation", "UpdateTerminationProtection", stack, e)
+                })?;
+            Ok("done")
+        }
+        ActionKind::ContinueUpdateRollback { attempt } => {
+            let mut events = Events::primed(clients, stack).await?;
+            // Remembered before the call: if it fails half-way, it is still not retried
+            // in a loop; a person decides.
+            ctx.update_history(&history_key(&plan.region, &plan.stack_name), |h| {
+                h.continue_rollback_tried = Some(attempt.clone());
+            });
+            let mut req = cfn.continue_update_rollback().stack_name(stack);
+            if let Some(role) = &ctx.settings.cfn_role_arn {
+                req = req.role_arn(role);
+            }
+            req.send()
+                .await
+                .map_err(|e| aws::error("CloudFormation", "ContinueUpdateRollback", stack, e))?;
+            let status = wait_stack(ctx, clients, stack, &mut events).await?;
+            if status == "UPDATE_ROLLBACK_COMPLETE" {
+                Ok("done")
+            } else {
+                Err(failed(stack, &status, &events))
+            }
+        }
+        ActionKind::DeleteFailedStack { stack_id } => {
+            let mut events = Events::primed(clients, stack_id).await?;
+            let mut req = cfn.delete_stack().stack_name(stack_id);
+            if let Some(role) = &ctx.settings.cfn_role_arn {
+                req = req.role_arn(role);
+            }
+            req.send()
+                .await
+                .map_err(|e| aws::error("CloudFormation", "DeleteStack", stack, e))?;
+            // By id, because a deleted stack is no longer found by name.
+            let status = wait_stack(ctx, clients, stack_id, &mut events).await?;
+            if status == "DELETE_COMPLETE" {
+                Ok("done")
+            } else {
+                Err(failed(stack, &status, &events))
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn change_set(
+    ctx: &Context,
+    clients: &Clients,
+    stack: &str,
+    kind: ChangeSetType,
+    parameters: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+    reason: &str,
+) -> Result<&'static str> {
+    let cfn = &clients.cloudformation;
+    let template = chart::stack_template().map_err(|e| Error::Render {
+        what: "stack template",
+        message: e.to_string(),
+    })?;
+    let name = format!(
+        "bco-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default()
+    );
+    let description: String = format!("bedrock-chat-operator: {reason}")
+        .chars()
+        .take(1024)
+        .collect();
+    let mut req = cfn
+        .create_change_set()
+        .stack_name(stack)
+        .change_set_name(&name)
+        .change_set_type(kind.clone())
+        .template_body(&template.body)
+        .capabilities(Capability::CapabilityIam)
+        .capabilities(Capability::CapabilityNamedIam)
+        .description(description)
+        .set_parameters(Some(
+            parameters
+                .iter()
+                .map(|(k, v)| {
+                    Parameter::builder()
+                        .parameter_key(k)
+                        .parameter_value(v)
+                        .build()
+                })
+                .collect(),
+        ))
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ));
+    if let Some(role) = &ctx.settings.cfn_role_arn {
+        req = req.role_arn(role);
+    }
+    let created = req
+        .send()
+        .await
+        .map_err(|e| aws::error("CloudFormation", "CreateChangeSet", stack, e))?;
+    let id = created.id().unwrap_or(&name).to_string();
+
+    // Wait for CloudFormation to compute the change set.
+    let started = Instant::now();
+    loop {
+        let cs = cfn
+            .describe_change_set()
+            .change_set_name(&id)
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| aws::error("CloudFormation", "DescribeChangeSet", stack, e))?;
+        match cs.status() {
+            Some(ChangeSetStatus::CreateComplete) => {
+                tracing::info!(stack, change_set = %name, changes = cs.changes().len(), "change set ready");
+                break;
+            }
+            Some(ChangeSetStatus::Failed) => {
+                let why = cs.status_reason().unwrap_or("no reason given").to_string();
+                // A change set is only refused as empty when nothing differs: then the
+                // stack is already as desired.
+                let empty = why.contains("didn't contain changes")
+                    || why.contains("No updates are to be performed");
+                cfn.delete_change_set()
+                    .change_set_name(&id)
+                    .stack_name(stack)
+                    .send()
+                    .await
+                    .map_err(|e| aws::error("CloudFormation", "DeleteChangeSet", stack, e))?;
+                if empty {
+                    tracing::info!(
+                        stack,
+                        "change set held no changes; deleted it, the stack is in sync"
+                    );
+                    return Ok("no-op");
+                }
+                return Err(Error::StackFailed {
+                    stack: stack.to_string(),
+                    message: format!("change set {name} failed: {why}"),
+                });
+            }
+            other => {
+                if started.elapsed() > ctx.settings.changeset_timeout {
+                    return Err(Error::Timeout {
+                        what: format!("change set {name} of stack {stack}"),
+                        state: other.map(|s| s.as_str().to_string()).unwrap_or_default(),
+                        waited_secs: ctx.settings.changeset_timeout.as_secs(),
+                    });
+                }
+            }
+        }
+        tokio::time::sleep(ctx.settings.poll_interval).await;
+    }
+
+    let mut events = Events::primed(clients, stack).await?;
+    cfn.execute_change_set()
+        .change_set_name(&id)
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| aws::error("CloudFormation", "ExecuteChangeSet", stack, e))?;
+    let status = wait_stack(ctx, clients, stack, &mut events).await?;
+    let want = if kind == ChangeSetType::Create {
+        "CREATE_COMPLETE"
+    } else {
+        "UPDATE_COMPLETE"
+    };
+    if status == want {
+        Ok("done")
+    } else {
+        Err(failed(stack, &status, &events))
+    }
+}
+
+fn failed(stack: &str, status: &str, events: &Events) -> Error {
+    Error::StackFailed {
+        stack: stack.to_string(),
+        message: match &events.first_failure {
+            Some(why) => format!("ended in {status}; first failure: {why}"),
+            None => format!("ended in {status}"),
+        },
+    }
+}
+
+/// Polls the stack until it leaves every `*_IN_PROGRESS` status; returns the final one.
+async fn wait_stack(
+    ctx: &Context,
+    clients: &Clients,
+    stack: &str,
+    events: &mut Events,
+) -> Result<String> {
+    let started = Instant::now();
+    loop {
+        events.poll(clients, stack).await?;
+        let out = clients
+            .cloudformation
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await;
+        let status = match out {
+            Ok(o) => o
+                .stacks()
+                .first()
+                .and_then(|s| s.stack_status())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| StackStatus::DeleteComplete.as_str().to_string()),
+            // Some endpoints forget a deleted stack at once instead of keeping it as
+            // DELETE_COMPLETE.
+            Err(e) if aws::is_missing_stack(&e) => StackStatus::DeleteComplete.as_str().to_string(),
+            Err(e) => return Err(aws::error("CloudFormation", "DescribeStacks", stack, e)),
+        };
+        if !status.ends_with("_IN_PROGRESS") {
+            if is_success(&status) {
+                tracing::info!(stack, %status, secs = started.elapsed().as_secs(), "stack settled");
+            } else {
+                tracing::warn!(stack, %status, "stack settled in a failed state");
+            }
+            return Ok(status);
+        }
+        if started.elapsed() > ctx.settings.stack_timeout {
+            return Err(Error::Timeout {
+                what: format!("stack {stack}"),
+                state: status,
+                waited_secs: ctx.settings.stack_timeout.as_secs(),
+            });
+        }
+        tokio::time::sleep(ctx.settings.poll_interval).await;
+    }
+}
+
+/// New stack events since the operator started watching, logged one line each.
+struct Events {
+    seen: HashSet<String>,
+    first_failure: Option<String>,
+}
+
+impl Events {
+    /// Marks the events that already exist as seen, so that only this operation's
+    /// events are logged.
+    async fn primed(clients: &Clients, stack: &str) -> Result<Events> {
+        let mut events = Events {
+            seen: HashSet::new(),
+            first_failure: None,
+        };
+        events.fetch(clients, stack, false).await?;
+        Ok(events)
+    }
+
+    async fn poll(&mut self, clients: &Clients, stack: &str) -> Result<()> {
+        self.fetch(clients, stack, true).await
+    }
+
+    async fn fetch(&mut self, clients: &Clients, stack: &str, log: bool) -> Result<()> {
+        // The newest page is enough between two polls; events come newest first.
+        let out = match clients
+            .cloudformation
+            .describe_stack_events()
+            .stack_name(stack)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            // A stack created by this very change set may not exist yet.
+            Err(e) if aws::is_missing_stack(&e) => {
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(aws::error(
+                    "CloudFormation",
+                    "DescribeStackEvents",
+                    stack,
+                    e,
+                ));
+            }
+        };
+        let mut fresh: Vec<_> = out
+            .stack_events()
+            .iter()
+            .filter(|e| !self.seen.contains(e.event_id().unwrap_or_default()))
+            .collect();
+        fresh.reverse();
+        for e in fresh {
+            self.seen
+                .insert(e.event_id().unwrap_or_default().to_string());
+            if !log {
+                continue;
+            }
+            let status = e.resource_status().map(|s| s.as_str()).unwrap_or_default();
+            let reason = e.resource_status_reason().unwrap_or_default();
+            let resource = e.logical_resource_id().unwrap_or_default();
+            if status.ends_with("_FAILED") && self.first_failure.is_none() && !reason.is_empty() {
+                self.first_failure = Some(format!("{resource}: {reason}"));
+            }
+            tracing::info!(
+                stack,
+                resource,
+                resource_type = e.resource_type().unwrap_or_default(),
+                status,
+                reason,
+                "stack event"
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,225 @@
+//! controller: one reconcile pass of a stack — observe → plan → act — with its span,
+//! its call count and its outcome. `plan`, `apply` and the daemon all run this.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::act::{self, Applied, Strategy};
+use crate::aws::CallTally;
+use crate::context::Context;
+use crate::desired::{ImageChatStack, Mode};
+use crate::observe::{self, Drift, LiveState};
+use crate::plan::{self, Plan, PlanStatus};
+use crate::render::RenderedStack;
+use crate::{Error, Result};
+
+#[derive(Clone, Copy, Debug)]
+pub struct PassOptions {
+    /// What the caller allows; a document in `policy.mode: observe` is never enforced.
+    pub strategy: Strategy,
+    /// Run CloudFormation drift detection in this pass (slow; on its own interval).
+    pub detect_drift: bool,
+}
+
+/// How a pass ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    /// Nothing differed; nothing was written.
+    InSync,
+    /// Changes were made and the stack is now as desired.
+    Applied,
+    /// Changes are pending and were not made (dry run or observe mode).
+    Pending,
+    /// CloudFormation is busy with the stack.
+    Waiting,
+    /// Resources drifted from the template (reported; CloudFormation does not revert it).
+    Drifted,
+    /// A person must act; see the plan's reason.
+    Blocked,
+    /// `policy.suspend` is set; the stack was not read.
+    Suspended,
+    Failed,
+}
+
+impl Outcome {
+    /// A short, stable label for logs and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::InSync => "in_sync",
+            Outcome::Applied => "applied",
+            Outcome::Pending => "pending",
+            Outcome::Waiting => "waiting",
+            Outcome::Drifted => "drifted",
+            Outcome::Blocked => "blocked",
+            Outcome::Suspended => "suspended",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// Everything a pass learned and did, for logs, `/status` and the CLI.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassReport {
+    pub name: String,
+    pub outcome: Outcome,
+    pub plan: Option<Plan>,
+    pub applied: Vec<Applied>,
+    #[serde(skip)]
+    pub error: Option<Error>,
+    pub error_message: Option<String>,
+    pub calls: Calls,
+    pub duration_ms: u128,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Calls {
+    pub reads: u64,
+    pub writes: u64,
+}
+
+impl From<CallTally> for Calls {
+    fn from(t: CallTally) -> Self {
+        Calls {
+            reads: t.reads,
+            writes: t.writes,
+        }
+    }
+}
+
+/// One pass over one stack. Never panics and never returns early without a report: a
+/// failure is the report's outcome, so one stack's error cannot stop the others.
+pub async fn reconcile(doc: &ImageChatStack, ctx: &Context, opts: PassOptions) -> PassReport {
+    let span = tracing::info_span!("reconcile", stack = %doc.name, stack_name = %doc.spec.stack_name, region = %doc.spec.region);
+    async {
+        let started = Instant::now();
+        let counter = ctx.calls.child();
+        let mut report = PassReport {
+            name: doc.name.clone(),
+            outcome: Outcome::InSync,
+            plan: None,
+            applied: Vec::new(),
+            error: None,
+            error_message: None,
+            calls: Calls::default(),
+            duration_ms: 0,
+        };
+        if doc.spec.policy.suspend {
+            report.outcome = Outcome::Suspended;
+        } else if let Err(e) = pass(doc, ctx, opts, &counter, &mut report).await {
+            report.outcome = if matches!(e, Error::Blocked { .. }) {
+                Outcome::Blocked
+            } else {
+                Outcome::Failed
+            };
+            report.error_message = Some(e.to_string());
+            report.error = Some(e);
+        }
+        report.calls = counter.since(&Default::default()).into();
+        report.duration_ms = started.elapsed().as_millis();
+        summary(&report);
+        report
+    }
+    .instrument(span)
+    .await
+}
+
+async fn pass(
+    doc: &ImageChatStack,
+    ctx: &Context,
+    opts: PassOptions,
+    counter: &crate::aws::CallCounter,
+    report: &mut PassReport,
+) -> Result<()> {
+    let desired = RenderedStack::new(doc).map_err(|e| Error::Render {
+        what: "stack",
+        message: e.to_string(),
+    })?;
+    let clients = ctx.clients(&doc.spec.region, counter);
+    let mut live = LiveState {
+        stack: observe::describe_stack(&clients, &desired.stack_name).await?,
+        drift: Drift::NotChecked,
+    };
+    let settled = live
+        .stack
+        .as_ref()
+        .is_some_and(|s| !s.status.ends_with("_IN_PROGRESS"));
+    if opts.detect_drift && settled {
+        live.drift = drift(ctx, &clients, &desired.stack_name).await;
+    }
+
+    let history = ctx.history(&plan::history_key(&desired.region, &desired.stack_name));
+    let plan = plan::plan_stack(&desired, &live, &history);
+    let strategy = match doc.spec.policy.mode {
+        Mode::Observe => Strategy::DryRun,
+        Mode::Enforce => opts.strategy,
+    };
+    let status = plan.status();
+    report.plan = Some(plan.clone());
+    if let Some(reason) = &plan.blocked {
+        return Err(Error::Blocked {
+            stack: desired.stack_name.clone(),
+            reason: reason.clone(),
+        });
+    }
+    report.applied = act::execute(&plan, strategy, ctx, &clients).await?;
+    report.outcome = match (status, strategy) {
+        (PlanStatus::ChangesPending, Strategy::Enforce) => Outcome::Applied,
+        (PlanStatus::ChangesPending, Strategy::DryRun) => Outcome::Pending,
+        (PlanStatus::Waiting, _) => Outcome::Waiting,
+        (PlanStatus::Drifted, _) => Outcome::Drifted,
+        (PlanStatus::InSync, _) => Outcome::InSync,
+        (PlanStatus::Blocked, _) => Outcome::Blocked,
+    };
+    Ok(())
+}
+
+async fn drift(ctx: &Context, clients: &crate::aws::Clients, stack: &str) -> Drift {
+    let result = observe::detect_drift(
+        clients,
+        stack,
+        ctx.settings.poll_interval,
+        ctx.settings.changeset_timeout,
+    )
+    .await;
+    match result {
+        Ok(Drift::Unavailable { reason }) => {
+            if ctx.first_time("drift-unavailable") {
+                tracing::warn!(%reason, "drift detection is not available on this endpoint; going on without it (said once)");
+            }
+            Drift::Unavailable { reason }
+        }
+        Ok(d) => d,
+        // Drift is a report, not a precondition: a failed detection must not fail the pass.
+        Err(e) => {
+            tracing::warn!(error = %e, "drift detection failed; the next interval tries again");
+            Drift::Unavailable {
+                reason: e.to_string(),
+            }
+        }
+    }
+}
+
+/// One line per pass, as Flux logs it: what happened, how long, what it cost.
+fn summary(r: &PassReport) {
+    let actions: Vec<&str> = r.applied.iter().map(|a| a.action.as_str()).collect();
+    let outcome = r.outcome.label();
+    match &r.error_message {
+        Some(err) => tracing::error!(
+            outcome, duration_ms = r.duration_ms as u64, aws_reads = r.calls.reads, aws_writes = r.calls.writes, error = %err,
+            "reconcile failed in {} ms", r.duration_ms
+        ),
+        None => tracing::info!(
+            outcome, duration_ms = r.duration_ms as u64, actions = ?actions, aws_reads = r.calls.reads, aws_writes = r.calls.writes,
+            "reconciled in {} ms: {outcome}", r.duration_ms
+        ),
+    }
+}
+
+/// How long a pass took, for callers that schedule the next.
+pub fn elapsed(r: &PassReport) -> Duration {
+    Duration::from_millis(u64::try_from(r.duration_ms).unwrap_or(u64::MAX))
+}

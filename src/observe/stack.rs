@@ -1,0 +1,54 @@
+//! The CloudFormation stack: one DescribeStacks call.
+
+use super::LiveStack;
+use crate::Result;
+use crate::aws::{self, Clients};
+
+/// The stack named `name`, or `None` when there is none (DescribeStacks by name never
+/// returns deleted stacks).
+pub async fn describe_stack(clients: &Clients, name: &str) -> Result<Option<LiveStack>> {
+    let out = match clients
+        .cloudformation
+        .describe_stacks()
+        .stack_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if aws::is_missing_stack(&e) => return Ok(None),
+        Err(e) => return Err(aws::error("CloudFormation", "DescribeStacks", name, e)),
+    };
+    let Some(s) = out.stacks().first() else {
+        return Ok(None);
+    };
+    let pairs = |items: Vec<(Option<&str>, Option<&str>)>| {
+        items
+            .into_iter()
+            .filter_map(|(k, v)| Some((k?.to_string(), v.unwrap_or_default().to_string())))
+            .collect()
+    };
+    let changed = s.last_updated_time().or(s.creation_time());
+    Ok(Some(LiveStack {
+        id: s.stack_id().unwrap_or_default().to_string(),
+        status: s
+            .stack_status()
+            .map(|st| st.as_str().to_string())
+            .unwrap_or_default(),
+        status_reason: s.stack_status_reason().map(str::to_string),
+        parameters: pairs(
+            s.parameters()
+                .iter()
+                .map(|p| (p.parameter_key(), p.parameter_value()))
+                .collect(),
+        ),
+        outputs: pairs(
+            s.outputs()
+                .iter()
+                .map(|o| (o.output_key(), o.output_value()))
+                .collect(),
+        ),
+        tags: pairs(s.tags().iter().map(|t| (t.key(), t.value())).collect()),
+        termination_protection: s.enable_termination_protection().unwrap_or(false),
+        last_changed: changed.map(|t| t.to_string()).unwrap_or_default(),
+    }))
+}

@@ -1,0 +1,386 @@
+//! The stack half of the job, end to end on moto: create from nothing, stay quiet when
+//! in sync, converge a changed parameter, recreate a deleted stack, refuse a stack the
+//! operator does not own, and write nothing for bad input or in observe mode.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bedrock_chat_operator::act::Strategy;
+use bedrock_chat_operator::context::{Context, Settings};
+use bedrock_chat_operator::controller::{self, Outcome, PassOptions};
+use bedrock_chat_operator::desired;
+
+use crate::common::{Emulator, repo_root, skip_emulator_tests};
+
+pub fn example() -> String {
+    std::fs::read_to_string(repo_root().join("desired-state/example.yaml")).unwrap()
+}
+
+/// Writes `doc` into a fresh directory and returns (dir guard, file path).
+pub fn desired_file(doc: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.yaml");
+    std::fs::write(&path, doc).unwrap();
+    (dir, path)
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(emu: &Emulator, args: &[&str], file: &Path) -> Run {
+    let out = emu
+        .command()
+        .args(args)
+        .arg(file)
+        .args(["--poll-interval", "100ms"])
+        .output()
+        .expect("run the operator");
+    Run {
+        code: out.status.code().expect("exit code"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub async fn context(emu: &Emulator) -> Context {
+    Context::new(
+        emu.sdk_config().await,
+        Settings {
+            poll_interval: Duration::from_millis(100),
+            ..Settings::default()
+        },
+    )
+}
+
+pub fn enforce() -> PassOptions {
+    PassOptions {
+        strategy: Strategy::Enforce,
+        detect_drift: false,
+    }
+}
+
+async fn stack_tags(emu: &Emulator, name: &str) -> Option<aws_sdk_cloudformation::types::Stack> {
+    let cfn = aws_sdk_cloudformation::Client::new(&emu.sdk_config().await);
+    cfn.describe_stacks()
+        .stack_name(name)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.stacks().first().cloned())
+}
+
+#[tokio::test]
+async fn stack_is_created_from_nothing_and_a_second_pass_writes_nothing() {
+    if skip_emulator_tests() {
+        return;
+    }
+    let emu = Emulator::start();
+    let (_dir, file) = desired_file(&example());
+
+    let first = run(&emu, &["apply"], &file);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    assert!(
+        first
+            .stdout
+            .contains("stack demo: applied CreateStack, EnableTerminationProtection"),
+        "{}",
+        first.stdout
+    );
+
+    let stack = stack_tags(&emu, "bedrock-image-chat")
+        .await
+        .expect("stack exists");
+    assert_eq!(stack.stack_status().unwrap().as_str(), "CREATE_COMPLETE");
+    assert_eq!(stack.enable_termination_protection(), Some(true));
+    let tag = |k: &str| {
+        stack
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(k))
+            .and_then(|t| t.value())
+            .map(str::to_string)
+    };
+    assert_eq!(
+        tag("bedrock-chat-operator/managed-by").as_deref(),
+        Some("bedrock-chat-operator")
+    );
+    assert_eq!(tag("bedrock-chat-operator/name").as_deref(), Some("demo"));
+    assert_eq!(
+        tag("bedrock-chat-operator/template-sha256").map(|s| s.len()),
+        Some(64)
+    );
+    for output in [
+        "ClusterName",
+        "ConfigBucketName",
+        "FileSystemArn",
+        "BackupVaultName",
+    ] {
+        assert!(
+            stack
+                .outputs()
+                .iter()
+                .any(|o| o.output_key() == Some(output)
+                    && !o.output_value().unwrap_or_default().is_empty()),
+            "output {output} missing"
+        );
+    }
+
+    // The converged state costs one read and no write, measured by the call counter.
+    let ctx = context(&emu).await;
+    let docs = desired::load(std::slice::from_ref(&file)).unwrap();
+    let report = controller::reconcile(&docs[0], &ctx, enforce()).await;
+    assert_eq!(
+        report.outcome,
+        Outcome::InSync,
+        "{:?}",
+        report.error_message
+    );
+    assert_eq!(report.calls.writes, 0, "{:?}", ctx.calls.snapshot());
+    assert!(report.calls.reads <= 5, "{} reads", report.calls.reads);
+    assert!(ctx.calls.writes_since(&Default::default()).is_empty());
+
+    let again = run(&emu, &["apply"], &file);
+    assert_eq!(again.code, 0);
+    assert!(
+        again.stdout.contains("stack demo: in sync") && again.stdout.contains("0 writes"),
+        "{}",
+        again.stdout
+    );
+}
+
+#[tokio::test]
+async fn changed_parameter_is_planned_with_exit_2_then_applied() {
+    if skip_emulator_tests() {
+        return;
+    }
+    let emu = Emulator::start();
+    let (_dir, file) = desired_file(&example());
+    assert_eq!(run(&emu, &["apply"], &file).code, 0);
+
+    let plan = run(&emu, &["plan", "--skip-drift"], &file);
+    assert_eq!(plan.code, 0, "in sync plan: {}", plan.stdout);
+
+    std::fs::write(
+        &file,
+        example().replace("DeploymentSize: small", "DeploymentSize: medium"),
+    )
+    .unwrap();
+    let plan = run(&emu, &["plan", "--skip-drift"], &file);
+    assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout
+            .contains("~ update stack: parameters differ (DeploymentSize)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("DeploymentSize: small → medium"),
+        "{}",
+        plan.stdout
+    );
+
+    let apply = run(&emu, &["apply"], &file);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(
+        apply.stdout.contains("applied UpdateStack"),
+        "{}",
+        apply.stdout
+    );
+    // Every stack event of the update is logged as one line with its resource and status.
+    assert!(
+        apply.stderr.contains(r#""message":"stack event""#),
+        "{}",
+        apply.stderr
+    );
+    assert!(
+        apply.stderr.contains(r#""status":"UPDATE_COMPLETE""#),
+        "{}",
+        apply.stderr
+    );
+
+    let stack = stack_tags(&emu, "bedrock-image-chat").await.unwrap();
+    let size = stack
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some("DeploymentSize"))
+        .and_then(|p| p.parameter_value());
+    assert_eq!(size, Some("medium"));
+    assert_eq!(run(&emu, &["plan", "--skip-drift"], &file).code, 0);
+}
+
+#[tokio::test]
+async fn stack_deleted_out_of_band_is_recreated_and_its_file_system_kept() {
+    if skip_emulator_tests() {
+        return;
+    }
+    let emu = Emulator::start();
+    let (_dir, file) = desired_file(&example());
+    assert_eq!(run(&emu, &["apply"], &file).code, 0);
+
+    let config = emu.sdk_config().await;
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let efs = aws_sdk_efs::Client::new(&config);
+    let fs_before = efs
+        .describe_file_systems()
+        .send()
+        .await
+        .unwrap()
+        .file_systems()
+        .len();
+    cfn.update_termination_protection()
+        .stack_name("bedrock-image-chat")
+        .enable_termination_protection(false)
+        .send()
+        .await
+        .unwrap();
+    cfn.delete_stack()
+        .stack_name("bedrock-image-chat")
+        .send()
+        .await
+        .unwrap();
+    assert!(stack_tags(&emu, "bedrock-image-chat").await.is_none());
+
+    let plan = run(&emu, &["plan", "--skip-drift"], &file);
+    assert_eq!(plan.code, 2);
+    assert!(
+        plan.stdout
+            .contains("+ create stack: the stack does not exist"),
+        "{}",
+        plan.stdout
+    );
+    let apply = run(&emu, &["apply"], &file);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(
+        apply.stdout.contains("applied CreateStack"),
+        "{}",
+        apply.stdout
+    );
+    assert_eq!(
+        stack_tags(&emu, "bedrock-image-chat")
+            .await
+            .unwrap()
+            .stack_status()
+            .unwrap()
+            .as_str(),
+        "CREATE_COMPLETE"
+    );
+    // The old file system (DeletionPolicy: Retain) is still there next to the new one.
+    let fs_after = efs
+        .describe_file_systems()
+        .send()
+        .await
+        .unwrap()
+        .file_systems()
+        .len();
+    assert_eq!(fs_after, fs_before + 1);
+}
+
+const FOREIGN_TEMPLATE: &str =
+    r#"{"Resources": {"Marker": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}"#;
+
+#[tokio::test]
+async fn stack_not_created_by_the_operator_is_refused_unless_adopted() {
+    if skip_emulator_tests() {
+        return;
+    }
+    let emu = Emulator::start();
+    let cfn = aws_sdk_cloudformation::Client::new(&emu.sdk_config().await);
+    cfn.create_stack()
+        .stack_name("bedrock-image-chat")
+        .template_body(FOREIGN_TEMPLATE)
+        .tags(
+            aws_sdk_cloudformation::types::Tag::builder()
+                .key("team")
+                .value("web")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (_dir, file) = desired_file(&example());
+
+    let ctx = context(&emu).await;
+    let docs = desired::load(std::slice::from_ref(&file)).unwrap();
+    let report = controller::reconcile(&docs[0], &ctx, enforce()).await;
+    assert_eq!(report.outcome, Outcome::Blocked);
+    assert_eq!(report.calls.writes, 0);
+    let apply = run(&emu, &["apply"], &file);
+    assert_eq!(apply.code, 1);
+    assert!(
+        apply
+            .stdout
+            .contains("was not created by bedrock-chat-operator"),
+        "{}",
+        apply.stdout
+    );
+    assert!(
+        apply.stdout.contains("spec.policy.adopt: true"),
+        "{}",
+        apply.stdout
+    );
+
+    std::fs::write(&file, example().replace("adopt: false", "adopt: true")).unwrap();
+    let apply = run(&emu, &["apply"], &file);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(
+        apply
+            .stdout
+            .contains("applied UpdateStack, EnableTerminationProtection"),
+        "{}",
+        apply.stdout
+    );
+    let stack = stack_tags(&emu, "bedrock-image-chat").await.unwrap();
+    let keys: Vec<&str> = stack.tags().iter().filter_map(|t| t.key()).collect();
+    assert!(
+        keys.contains(&"team"),
+        "people's own tags are kept: {keys:?}"
+    );
+    assert!(
+        keys.contains(&"bedrock-chat-operator/managed-by"),
+        "{keys:?}"
+    );
+    let again = run(&emu, &["apply"], &file);
+    assert!(
+        again.stdout.contains("stack demo: in sync"),
+        "{}",
+        again.stdout
+    );
+}
+
+#[tokio::test]
+async fn invalid_document_or_observe_mode_writes_nothing() {
+    if skip_emulator_tests() {
+        return;
+    }
+    let emu = Emulator::start();
+    let (_dir, file) =
+        desired_file(&example().replace("desiredCount: 1\n  models", "desiredCount: 11\n  models"));
+    let apply = run(&emu, &["apply"], &file);
+    assert_eq!(apply.code, 1);
+    assert!(
+        apply
+            .stderr
+            .contains("spec.services.litellm.desiredCount: must be 0..10 (got 11)"),
+        "{}",
+        apply.stderr
+    );
+
+    std::fs::write(&file, example().replace("mode: enforce", "mode: observe")).unwrap();
+    let apply = run(&emu, &["apply"], &file);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(
+        apply
+            .stdout
+            .contains("observe mode: changes pending, nothing written"),
+        "{}",
+        apply.stdout
+    );
+    assert!(apply.stdout.contains("0 writes"), "{}", apply.stdout);
+
+    let cfn = aws_sdk_cloudformation::Client::new(&emu.sdk_config().await);
+    let stacks = cfn.describe_stacks().send().await.unwrap();
+    assert!(stacks.stacks().is_empty(), "something was created");
+}
