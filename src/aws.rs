@@ -116,6 +116,9 @@ impl Intercept for CallCounter {
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub region: String,
+    /// The counter these clients count into, for clients of another region in the same
+    /// pass (Bedrock's region may differ from the stack's).
+    pub counter: CallCounter,
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub s3: aws_sdk_s3::Client,
@@ -157,6 +160,7 @@ impl Clients {
                 .region()
                 .map(|r| r.as_ref().to_string())
                 .unwrap_or_default(),
+            counter: counter.clone(),
             cloudformation: client!(aws_sdk_cloudformation),
             ecs: client!(aws_sdk_ecs),
             s3,
@@ -261,4 +265,16 @@ where
     err.as_service_error()
         .and_then(|se| se.message())
         .is_some_and(|m| m.contains("does not exist"))
+}
+
+/// A request the SDK refused to build (a required field missing): a programming error,
+/// reported rather than panicking.
+pub fn build_error(
+    what: &'static str,
+    err: aws_smithy_types::error::operation::BuildError,
+) -> crate::Error {
+    crate::Error::Render {
+        what,
+        message: err.to_string(),
+    }
 }

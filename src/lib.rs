@@ -55,6 +55,14 @@ pub enum Error {
         state: String,
         waited_secs: u64,
     },
+    /// Several concerns failed in one pass; each message is kept.
+    #[error("{}", .0.join("; "))]
+    Several(Vec<String>),
+    /// Model ids that Bedrock does not offer; the config is not pushed.
+    #[error(
+        "Bedrock in {region} offers no model {ids} (ListFoundationModels); fix spec.models or spec.parameters.BedrockRegion"
+    )]
+    Model { region: String, ids: String },
     /// The plan cannot proceed without a person (a stack the operator does not own, a
     /// stack in a failed state it will not touch).
     #[error("stack {stack}: {reason}")]
@@ -73,7 +81,18 @@ impl Error {
             Error::StackFailed { .. } => "stack_failed",
             Error::Timeout { .. } => "timeout",
             Error::Blocked { .. } => "blocked",
+            Error::Model { .. } => "unknown_model",
+            Error::Several(_) => "several",
         }
+    }
+
+    /// The endpoint does not implement the operation (an emulator, a partial
+    /// implementation): an HTTP 5xx or 404 without any AWS error code. Real AWS always
+    /// names its errors (`InternalFailure`, `ServiceUnavailable` …), so a real outage is
+    /// never mistaken for a missing feature.
+    pub fn is_unimplemented(&self) -> bool {
+        matches!(self, Error::Aws { code, message, .. }
+            if code == "Unknown" && (message.starts_with("HTTP 5") || message == "HTTP 404"))
     }
 
     /// Whether trying again later may succeed without anyone changing anything.

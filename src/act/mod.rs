@@ -1,14 +1,21 @@
-//! act: executes a plan's actions one at a time, in order, logging each; stops at the
-//! first failure (later actions depend on earlier ones). One module per AWS concern.
+//! act: executes a plan's actions, logging each. Actions of one concern (the stack, the
+//! services, the model config, the backup plan) run in order and stop at the first
+//! failure, since later ones build on earlier ones; different concerns run concurrently
+//! and one's failure does not stop the others.
 
+mod backup;
+mod models;
+mod services;
 mod stack;
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::Result;
+use crate::Error;
 use crate::aws::Clients;
 use crate::context::Context;
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, ActionKind, Concern, Plan};
 
 /// How a pass treats its plan: passed down as a value rather than checked in many places.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -25,44 +32,86 @@ pub enum Strategy {
 #[serde(rename_all = "camelCase")]
 pub struct Applied {
     pub action: String,
-    /// `done`, or `no-op` when AWS found nothing to change.
+    /// `done`, `no-op` when AWS found nothing to change, or `partial` when the endpoint
+    /// lacked part of the operation (said in the log).
     pub result: &'static str,
 }
 
-/// Executes `plan` under `strategy`; returns what was done, or the first error.
+/// What an execution did and what failed.
+#[derive(Debug, Default)]
+pub struct Execution {
+    pub applied: Vec<Applied>,
+    pub errors: Vec<Error>,
+}
+
+impl Execution {
+    /// What was applied, or the first error.
+    pub fn into_result(self) -> crate::Result<Vec<Applied>> {
+        match self.errors.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(self.applied),
+        }
+    }
+}
+
+/// Executes `actions` of `plan` under `strategy`.
 pub async fn execute(
     plan: &Plan,
+    actions: &[Action],
     strategy: Strategy,
     ctx: &Context,
     clients: &Clients,
-) -> Result<Vec<Applied>> {
-    let mut applied = Vec::new();
-    if strategy == Strategy::DryRun {
-        return Ok(applied);
+) -> Execution {
+    let mut execution = Execution::default();
+    if strategy == Strategy::DryRun || actions.is_empty() {
+        return execution;
     }
-    for action in &plan.actions {
-        tracing::info!(
-            stack = %plan.name,
-            action = action_name(action),
-            reason = %action.reason,
-            "applying"
-        );
-        let result = stack::execute(action, plan, ctx, clients).await?;
-        applied.push(Applied {
-            action: action_name(action).to_string(),
-            result,
-        });
+    let mut groups: BTreeMap<Concern, Vec<&Action>> = BTreeMap::new();
+    for a in actions {
+        groups.entry(a.kind.concern()).or_default().push(a);
     }
-    Ok(applied)
+    let runs = groups
+        .into_values()
+        .map(|group| run_group(plan, group, ctx, clients));
+    for (applied, error) in futures::future::join_all(runs).await {
+        execution.applied.extend(applied);
+        execution.errors.extend(error);
+    }
+    execution
 }
 
-pub fn action_name(action: &Action) -> &'static str {
-    use crate::plan::ActionKind::*;
-    match action.kind {
-        CreateStack { .. } => "CreateStack",
-        UpdateStack { .. } => "UpdateStack",
-        EnableTerminationProtection => "EnableTerminationProtection",
-        ContinueUpdateRollback { .. } => "ContinueUpdateRollback",
-        DeleteFailedStack { .. } => "DeleteFailedStack",
+async fn run_group(
+    plan: &Plan,
+    group: Vec<&Action>,
+    ctx: &Context,
+    clients: &Clients,
+) -> (Vec<Applied>, Option<Error>) {
+    let mut applied = Vec::new();
+    for action in group {
+        tracing::info!(stack = %plan.name, action = action.kind.name(), reason = %action.reason, "applying");
+        let result = match action.kind.concern() {
+            Concern::Stack => stack::execute(action, plan, ctx, clients).await,
+            Concern::Services => services::execute(action, clients).await,
+            Concern::Models => models::execute(action, ctx, clients).await,
+            Concern::Backup => backup::execute(action, plan, ctx, clients).await,
+        };
+        match result {
+            Ok(result) => applied.push(Applied {
+                action: action.kind.name().to_string(),
+                result,
+            }),
+            Err(e) => {
+                tracing::error!(stack = %plan.name, action = action.kind.name(), error = %e, "action failed; the rest of this concern waits for the next pass");
+                return (applied, Some(e));
+            }
+        }
+    }
+    (applied, None)
+}
+
+fn misrouted(kind: &ActionKind) -> Error {
+    Error::Render {
+        what: "plan",
+        message: format!("action {} reached the wrong executor", kind.name()),
     }
 }

@@ -106,6 +106,7 @@ pub(super) async fn execute(
                 Err(failed(stack, &status, &events))
             }
         }
+        other => Err(super::misrouted(other)),
     }
 }
 

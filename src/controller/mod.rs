@@ -10,9 +10,9 @@ use crate::act::{self, Applied, Strategy};
 use crate::aws::CallTally;
 use crate::context::Context;
 use crate::desired::{ImageChatStack, Mode};
-use crate::observe::{self, Drift, LiveState};
+use crate::observe::{self, Drift, LiveOwned, LiveState};
 use crate::plan::{self, Plan, PlanStatus};
-use crate::render::RenderedStack;
+use crate::render::{self, Outputs, RenderedStack};
 use crate::{Error, Result};
 
 #[derive(Clone, Copy, Debug)]
@@ -151,13 +151,12 @@ async fn pass(
         live.drift = drift(ctx, &clients, &desired.stack_name).await;
     }
 
-    let history = ctx.history(&plan::history_key(&desired.region, &desired.stack_name));
-    let plan = plan::plan_stack(&desired, &live, &history);
+    let key = plan::history_key(&desired.region, &desired.stack_name);
+    let mut plan = plan::plan_stack(&desired, &live, &ctx.history(&key));
     let strategy = match doc.spec.policy.mode {
         Mode::Observe => Strategy::DryRun,
         Mode::Enforce => opts.strategy,
     };
-    let status = plan.status();
     report.plan = Some(plan.clone());
     if let Some(reason) = &plan.blocked {
         return Err(Error::Blocked {
@@ -165,7 +164,50 @@ async fn pass(
             reason: reason.clone(),
         });
     }
-    report.applied = act::execute(&plan, strategy, ctx, &clients).await?;
+    let stack_actions = plan.actions.clone();
+    let done = act::execute(&plan, &stack_actions, strategy, ctx, &clients).await;
+    report.applied = done.applied;
+    if let Some(e) = done.errors.into_iter().next() {
+        return Err(e);
+    }
+
+    // The owned fields live where the stack's outputs say; after a stack change the
+    // outputs are read again.
+    let stack_now = if stack_actions.is_empty() || strategy == Strategy::DryRun {
+        live.stack.clone()
+    } else {
+        observe::describe_stack(&clients, &desired.stack_name).await?
+    };
+    owned(
+        doc,
+        &desired,
+        stack_now.as_ref(),
+        ctx,
+        &clients,
+        &key,
+        &mut plan,
+    )
+    .await?;
+    let owned_actions: Vec<_> = plan.actions[stack_actions.len()..].to_vec();
+    report.plan = Some(plan.clone());
+    let done = act::execute(&plan, &owned_actions, strategy, ctx, &clients).await;
+    report.applied.extend(done.applied);
+    let mut errors = done.errors;
+    if errors.len() == 1 {
+        return Err(errors.remove(0));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Several(
+            errors.iter().map(ToString::to_string).collect(),
+        ));
+    }
+    let status = plan.status();
+    if !plan.problems.is_empty() {
+        return Err(Error::Blocked {
+            stack: desired.stack_name.clone(),
+            reason: plan.problems.join("; "),
+        });
+    }
     report.outcome = match (status, strategy) {
         (PlanStatus::ChangesPending, Strategy::Enforce) => Outcome::Applied,
         (PlanStatus::ChangesPending, Strategy::DryRun) => Outcome::Pending,
@@ -174,6 +216,93 @@ async fn pass(
         (PlanStatus::InSync, _) => Outcome::InSync,
         (PlanStatus::Blocked, _) => Outcome::Blocked,
     };
+    Ok(())
+}
+
+/// Observes and plans the owned fields once the stack is settled and has its outputs;
+/// otherwise says why they wait.
+async fn owned(
+    doc: &ImageChatStack,
+    desired: &RenderedStack,
+    stack: Option<&observe::LiveStack>,
+    ctx: &Context,
+    clients: &crate::aws::Clients,
+    key: &str,
+    plan: &mut Plan,
+) -> Result<()> {
+    let Some(stack) = stack.filter(|s| !s.status.ends_with("_IN_PROGRESS")) else {
+        plan.notes.push(match stack {
+            None => "counts, model config and backup plan follow once the stack exists".to_string(),
+            Some(s) => format!(
+                "counts, model config and backup plan wait for the stack ({})",
+                s.status
+            ),
+        });
+        return Ok(());
+    };
+    let outputs = match Outputs::from_stack(&stack.outputs) {
+        Ok(o) => o,
+        Err(missing) => {
+            plan.problems.push(format!(
+                "the stack has no output {}; counts, model config and backup plan cannot be managed",
+                missing.join(", ")
+            ));
+            return Ok(());
+        }
+    };
+    let want =
+        render::owned(doc, &desired.parameters, &outputs).map_err(|message| Error::Render {
+            what: "owned fields",
+            message,
+        })?;
+    // A backup plan version read before, for this same desired plan, need not be read again.
+    let verified = ctx
+        .history(key)
+        .backup_verified
+        .filter(|(_, sha)| *sha == want.backup_plan_sha256)
+        .map(|(version, _)| version);
+    let scaling_id = observe::scaling_resource_id(&outputs.cluster, &outputs.openwebui_service);
+    let (services, scaling, config, backup) = tokio::join!(
+        observe::describe_services(
+            clients,
+            &outputs.cluster,
+            [&outputs.openwebui_service, &outputs.litellm_service]
+        ),
+        observe::describe_scaling(clients, &scaling_id, want.openwebui_autoscaling.is_some(),),
+        observe::config_sha256(clients, &outputs.config_bucket, &outputs.config_key),
+        observe::describe_backup(
+            clients,
+            &want.backup_plan.backup_plan_name,
+            verified.as_deref()
+        ),
+    );
+    let [openwebui, litellm] = services?;
+    let backup = backup?;
+    if let observe::Selections::Unavailable { reason } = &backup.selections
+        && ctx.first_time("backup-selections-unavailable")
+    {
+        tracing::warn!(%reason, "backup selections cannot be read on this endpoint; they are not checked (said once)");
+    }
+    let live = LiveOwned {
+        openwebui,
+        litellm,
+        scaling: scaling?,
+        config_sha256: config?,
+        backup,
+    };
+    let before = plan.actions.len();
+    plan::plan_owned(plan, &want, &outputs, &live);
+    // A plan version read in full and found right is remembered for the next passes.
+    let backup_in_sync = !plan.actions[before..]
+        .iter()
+        .any(|a| a.kind.concern() == plan::Concern::Backup);
+    if let Some(p) = &live.backup.plan
+        && backup_in_sync
+        && p.details.as_ref().is_some_and(|d| d.managed)
+    {
+        let entry = (p.version_id.clone(), want.backup_plan_sha256.clone());
+        ctx.update_history(key, |h| h.backup_verified = Some(entry));
+    }
     Ok(())
 }
 

@@ -102,22 +102,14 @@ pub async fn detect_drift(
     })
 }
 
-/// An endpoint that does not implement drift detection answers 5xx or "not
-/// implemented"; that is a missing capability to report, not a failed pass.
+/// An endpoint that does not implement drift detection is a missing capability to
+/// report, not a failed pass.
 fn unavailable_or(err: Error) -> Result<Drift> {
-    match &err {
-        Error::Aws { code, message, .. }
-            if code == "InternalFailure"
-                || code == "NotImplemented"
-                || code == "InternalError"
-                || code == "Unknown"
-                || message.starts_with("HTTP 5")
-                || message.contains("not yet been implemented") =>
-        {
-            Ok(Drift::Unavailable {
-                reason: err.to_string(),
-            })
-        }
-        _ => Err(err),
+    if err.is_unimplemented() {
+        Ok(Drift::Unavailable {
+            reason: err.to_string(),
+        })
+    } else {
+        Err(err)
     }
 }

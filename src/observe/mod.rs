@@ -1,10 +1,21 @@
 //! observe: read-only AWS calls that turn the live state into plain structs, so that the
 //! planner never sees an SDK type. One module per AWS concern.
 
+pub mod backup;
 mod drift;
+mod models;
+mod services;
 mod stack;
 
+pub use backup::{
+    LiveBackup, LivePlan, LiveRule, LiveSelection, PlanDetails, Selections, describe_backup,
+};
 pub use drift::detect_drift;
+pub use models::{SHA256_METADATA, config_sha256};
+pub use services::{
+    CPU_POLICY_NAME, LiveScaling, LiveService, describe_scaling, describe_services,
+    scaling_resource_id,
+};
 pub use stack::describe_stack;
 
 use std::collections::BTreeMap;
@@ -16,6 +27,19 @@ use serde::Serialize;
 pub struct LiveState {
     pub stack: Option<LiveStack>,
     pub drift: Drift,
+}
+
+/// What the operator saw of the fields it owns outside the template (read once the
+/// stack exists, from its outputs).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveOwned {
+    pub openwebui: Option<LiveService>,
+    pub litellm: Option<LiveService>,
+    pub scaling: LiveScaling,
+    /// sha256 recorded on the LiteLLM config object (`None`: no object).
+    pub config_sha256: Option<String>,
+    pub backup: LiveBackup,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

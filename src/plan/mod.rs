@@ -2,8 +2,10 @@
 //! without AWS. A plan is a list of typed actions, each with the reason a person reads;
 //! an empty plan means "in sync" and leads to zero writes.
 
+mod owned;
 mod stack;
 
+pub use owned::{CONFIG_TAG, plan_owned};
 pub use stack::plan_stack;
 
 use std::collections::BTreeMap;
@@ -23,6 +25,9 @@ pub fn history_key(region: &str, stack_name: &str) -> String {
 pub struct History {
     /// `stack id @ last change` of the failed update a ContinueUpdateRollback was tried on.
     pub continue_rollback_tried: Option<String>,
+    /// (backup plan VersionId, sha256 of the desired plan) the operator last found
+    /// matching: the same version need not be read again for the same desired plan.
+    pub backup_verified: Option<(String, String)>,
 }
 
 /// One key that changes, `from` → `to` (`None`: absent).
@@ -58,7 +63,7 @@ pub fn diff_maps(from: &BTreeMap<String, String>, to: &BTreeMap<String, String>)
 }
 
 /// A change to make, typed so that `act` needs no interpretation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ActionKind {
     /// Create the stack through a CREATE change set, with every parameter and the tags.
@@ -82,9 +87,123 @@ pub enum ActionKind {
     DeleteFailedStack {
         stack_id: String,
     },
+    /// UpdateService(desiredCount) — only for services without autoscaling.
+    SetDesiredCount {
+        cluster: String,
+        service: String,
+        from: u32,
+        to: u32,
+    },
+    /// RegisterScalableTarget with min/max (the autoscaler then owns the count).
+    RegisterScalableTarget {
+        resource_id: String,
+        min: u32,
+        max: u32,
+        from: Option<(u32, u32)>,
+    },
+    /// PutScalingPolicy: CPU target tracking at `target` percent.
+    PutCpuScalingPolicy {
+        resource_id: String,
+        target: u32,
+        from: Option<f64>,
+    },
+    /// Autoscaling was removed from the desired state: hand the count back.
+    DeregisterScalableTarget {
+        resource_id: String,
+    },
+    /// Check the model ids against Bedrock, then PutObject with the sha256 in metadata.
+    PushModelConfig {
+        bucket: String,
+        key: String,
+        sha256: String,
+        from: Option<String>,
+        #[serde(skip)]
+        body: String,
+        model_ids: Vec<String>,
+        bedrock_region: String,
+    },
+    /// LiteLLM reads its config at start only: force a new deployment, then tag the
+    /// service with the config's sha256.
+    RedeployLiteLlm {
+        cluster: String,
+        service: String,
+        service_arn: String,
+        sha256: String,
+        from: Option<String>,
+    },
+    CreateBackupPlan {
+        plan: crate::render::BackupPlan,
+        selection: crate::render::SelectionSpec,
+        plan_sha256: String,
+        /// metadata.name, tagged on the plan.
+        owner: String,
+    },
+    UpdateBackupPlan {
+        plan_id: String,
+        plan: crate::render::BackupPlan,
+        plan_sha256: String,
+        changes: Vec<Change>,
+    },
+    /// Delete the selections that differ (by id) and create the desired one if missing.
+    ReplaceBackupSelections {
+        plan_id: String,
+        delete: Vec<(String, String)>,
+        create: Option<crate::render::SelectionSpec>,
+    },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// The AWS concern an action belongs to; concerns run concurrently after the stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Concern {
+    Stack,
+    Services,
+    Models,
+    Backup,
+}
+
+impl ActionKind {
+    pub fn concern(&self) -> Concern {
+        use ActionKind::*;
+        match self {
+            CreateStack { .. }
+            | UpdateStack { .. }
+            | EnableTerminationProtection
+            | ContinueUpdateRollback { .. }
+            | DeleteFailedStack { .. } => Concern::Stack,
+            SetDesiredCount { .. }
+            | RegisterScalableTarget { .. }
+            | PutCpuScalingPolicy { .. }
+            | DeregisterScalableTarget { .. } => Concern::Services,
+            PushModelConfig { .. } | RedeployLiteLlm { .. } => Concern::Models,
+            CreateBackupPlan { .. } | UpdateBackupPlan { .. } | ReplaceBackupSelections { .. } => {
+                Concern::Backup
+            }
+        }
+    }
+
+    /// The operation's name, for logs and summaries.
+    pub fn name(&self) -> &'static str {
+        use ActionKind::*;
+        match self {
+            CreateStack { .. } => "CreateStack",
+            UpdateStack { .. } => "UpdateStack",
+            EnableTerminationProtection => "EnableTerminationProtection",
+            ContinueUpdateRollback { .. } => "ContinueUpdateRollback",
+            DeleteFailedStack { .. } => "DeleteFailedStack",
+            SetDesiredCount { .. } => "SetDesiredCount",
+            RegisterScalableTarget { .. } => "RegisterScalableTarget",
+            PutCpuScalingPolicy { .. } => "PutCpuScalingPolicy",
+            DeregisterScalableTarget { .. } => "DeregisterScalableTarget",
+            PushModelConfig { .. } => "PushModelConfig",
+            RedeployLiteLlm { .. } => "RedeployLiteLlm",
+            CreateBackupPlan { .. } => "CreateBackupPlan",
+            UpdateBackupPlan { .. } => "UpdateBackupPlan",
+            ReplaceBackupSelections { .. } => "ReplaceBackupSelections",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Action {
     #[serde(flatten)]
     pub kind: ActionKind,
@@ -104,6 +223,11 @@ pub struct Plan {
     /// Nothing will be done until a person acts; the reason says what to do.
     pub blocked: Option<String>,
     pub drift: Drift,
+    /// Wrong states outside the operator's reach that need a person (a missing
+    /// service, a backup plan someone else owns); the other actions still run.
+    pub problems: Vec<String>,
+    /// Facts worth saying that need no one (a check the endpoint cannot do…).
+    pub notes: Vec<String>,
 }
 
 /// How a plan leaves the stack, for exit codes and conditions.
@@ -119,7 +243,7 @@ pub enum PlanStatus {
 
 impl Plan {
     pub fn status(&self) -> PlanStatus {
-        if self.blocked.is_some() {
+        if self.blocked.is_some() || !self.problems.is_empty() {
             PlanStatus::Blocked
         } else if !self.actions.is_empty() {
             PlanStatus::ChangesPending
@@ -149,16 +273,16 @@ impl fmt::Display for Plan {
             self.name, self.stack_name, self.region
         )?;
         for a in &self.actions {
-            let (sign, what) = match &a.kind {
-                ActionKind::CreateStack { .. } => ("+", "create stack"),
-                ActionKind::UpdateStack { .. } => ("~", "update stack"),
-                ActionKind::EnableTerminationProtection => ("~", "enable termination protection"),
-                ActionKind::ContinueUpdateRollback { .. } => ("~", "continue update rollback"),
-                ActionKind::DeleteFailedStack { .. } => ("-", "delete failed stack"),
+            let sign = match &a.kind {
+                ActionKind::CreateStack { .. } | ActionKind::CreateBackupPlan { .. } => "+",
+                ActionKind::DeleteFailedStack { .. }
+                | ActionKind::DeregisterScalableTarget { .. } => "-",
+                _ => "~",
             };
-            writeln!(f, "  {sign} {what}: {}", a.reason)?;
+            writeln!(f, "  {sign} {}: {}", a.kind.name(), a.reason)?;
             match &a.kind {
-                ActionKind::UpdateStack { changes, .. } => {
+                ActionKind::UpdateStack { changes, .. }
+                | ActionKind::UpdateBackupPlan { changes, .. } => {
                     for c in changes {
                         writeln!(f, "      {c}")?;
                     }
@@ -176,6 +300,12 @@ impl fmt::Display for Plan {
         }
         if let Some(b) = &self.blocked {
             writeln!(f, "  ! blocked: {b}")?;
+        }
+        for p in &self.problems {
+            writeln!(f, "  ! {p}")?;
+        }
+        for n in &self.notes {
+            writeln!(f, "  note: {n}")?;
         }
         match &self.drift {
             Drift::NotChecked => {}

@@ -31,6 +31,8 @@ pub fn plan_stack(desired: &RenderedStack, live: &LiveState, history: &History) 
         waiting: None,
         blocked: None,
         drift: live.drift.clone(),
+        problems: Vec::new(),
+        notes: Vec::new(),
     };
     let Some(stack) = &live.stack else {
         plan.actions = create(desired, "the stack does not exist".into(), &BTreeMap::new());
@@ -279,6 +281,7 @@ mod tests {
                 ActionKind::EnableTerminationProtection => "protect",
                 ActionKind::ContinueUpdateRollback { .. } => "continue-rollback",
                 ActionKind::DeleteFailedStack { .. } => "delete-failed",
+                _ => "owned",
             })
             .collect()
     }
@@ -451,6 +454,7 @@ mod tests {
 
         let tried = History {
             continue_rollback_tried: Some(rollback_key(&l)),
+            ..Default::default()
         };
         let p = plan_stack(&desired(), &state(Some(l.clone())), &tried);
         assert_eq!(p.status(), PlanStatus::Blocked);
@@ -515,7 +519,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("  ~ update stack: parameters differ (DeploymentSize)"),
+            text.contains("  ~ UpdateStack: parameters differ (DeploymentSize)"),
             "{text}"
         );
         assert!(

@@ -2,13 +2,15 @@
 //! LiteLLM's `config.yaml` and the AWS Backup plan. Pure functions: same input, same
 //! bytes, so that hashes of the output detect changes without reading AWS twice.
 
-mod backup;
+pub(crate) mod backup;
 mod litellm;
+mod owned;
 mod parameters;
 mod stack;
 
 pub use backup::{BackupPlan, BackupRule, backup_plan, backup_plan_name};
 pub use litellm::{LITELLM_CONFIG_CONTENT_TYPE, LiteLlmConfig, litellm_config};
+pub use owned::{Outputs, OwnedDesired, SelectionSpec, owned};
 pub use parameters::stack_parameters;
 pub use stack::{MANAGED_BY, RenderedStack, TAG_MANAGED_BY, TAG_NAME, TAG_TEMPLATE};
 

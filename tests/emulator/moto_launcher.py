@@ -18,8 +18,11 @@ moto's model metaclass files each model under the service named by the class's
 A few existing moto models lack the `Ref`/`Fn::GetAtt` values real CloudFormation
 returns (EFS access point, ELBv2 target group); those are completed in place. One API
 moto models but does not serve, UpdateTerminationProtection, is added over moto's own
-stack model, and executing a change set updates the stack's outputs, parameters and
-tags as moto's own UpdateStack path does.
+stack model; executing a change set updates the stack's outputs, parameters and tags
+as moto's own UpdateStack path does; and a Deny statement conditioned on a key the
+request does not carry no longer denies (moto's policy evaluation; the config bucket's
+TLS-only policy needs it); Backup's ListTags finds the ARN without boto3's
+trailing slash; and a deleted backup plan's name can be used again, as in AWS Backup.
 
 Usage: python tests/emulator/moto_launcher.py [--host 127.0.0.1] [--port 5000]
 Prints exactly one line "moto listening on http://HOST:PORT" once the server accepts
@@ -866,11 +869,84 @@ def _complete_change_set_execution() -> None:
     cfn_models.ChangeSet.apply = apply
 
 
+def _deny_applies_only_when_its_condition_matches() -> None:
+    """moto treats a policy condition whose key is missing from the request as met, so the
+    standard TLS-only bucket policy ("Deny s3:* if aws:SecureTransport is false") denies
+    every request (moto never supplies aws:SecureTransport). In IAM a condition on a key
+    the request does not carry is false, unless its operator ends in IfExists or is Null;
+    a Deny statement with such a condition does not apply."""
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    evaluate = IAMPolicyStatement.is_action_permitted
+
+    def cannot_match(condition: dict[str, Any] | None, values: dict[str, str]) -> bool:
+        for operator, pairs in (condition or {}).items():
+            if operator.endswith("IfExists") or operator == "Null":
+                continue
+            if any(key not in values for key in pairs):
+                return True
+        return False
+
+    def is_action_permitted(
+        self: Any,
+        action: str,
+        resource: str = "*",
+        principal: str | None = None,
+        incoming_condition_values: dict[str, str] | None = None,
+    ) -> Any:
+        statement = self._statement
+        if statement.get("Effect") == "Deny" and cannot_match(
+            statement.get("Condition"), incoming_condition_values or {}
+        ):
+            return PermissionResult.NEUTRAL
+        return evaluate(self, action, resource, principal, incoming_condition_values)
+
+    IAMPolicyStatement.is_action_permitted = is_action_permitted
+
+
+def _backup_list_tags_without_trailing_slash() -> None:
+    """moto's Backup ListTags takes the ARN as the path's second-to-last segment, which
+    holds only for boto3's `/tags/<arn>/`; the Rust SDK sends `/tags/<arn>` and moto then
+    looks up the tags of "tags". Read the ARN after `/tags/` either way."""
+    from urllib.parse import unquote as _unquote
+
+    from moto.backup.responses import BackupResponse
+
+    def list_tags(self: Any) -> str:
+        arn = _unquote(self.path.split("/tags/", 1)[1].split("?", 1)[0].rstrip("/"))
+        return json.dumps({"Tags": self.backup_backend.list_tags(resource_arn=arn)})
+
+    BackupResponse.list_tags = list_tags
+
+
+def _backup_plan_name_free_after_delete() -> None:
+    """moto keeps a deleted backup plan (with a deletion date) and still counts its name
+    as taken; AWS Backup lets a new plan reuse the name of a deleted one. Leave deleted
+    plans out of the name check."""
+    from moto.backup.models import BackupBackend
+
+    create = BackupBackend.create_backup_plan
+
+    def create_backup_plan(self: Any, backup_plan: Any, backup_plan_tags: Any, creator_request_id: Any) -> Any:
+        deleted = {k: p for k, p in self.plans.items() if p.deletion_date is not None}
+        for k in deleted:
+            del self.plans[k]
+        try:
+            return create(self, backup_plan, backup_plan_tags, creator_request_id)
+        finally:
+            self.plans.update(deleted)
+
+    BackupBackend.create_backup_plan = create_backup_plan
+
+
 def install() -> list[str]:
     """Complete moto's CloudFormation engine; returns the resource types added."""
     _complete_existing_models()
     _add_update_termination_protection()
     _complete_change_set_execution()
+    _deny_applies_only_when_its_condition_matches()
+    _backup_list_tags_without_trailing_slash()
+    _backup_plan_name_free_after_delete()
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
     model_map = parsing.get_model_map()

@@ -3,6 +3,8 @@
 
 mod charts;
 mod common;
+mod owned;
+mod owned_mocked;
 mod stack;
 mod stack_mocked;
 mod validate;

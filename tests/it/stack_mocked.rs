@@ -196,9 +196,16 @@ async fn mocked_cfn_rollback_complete_is_blocked_then_recreated_when_allowed() {
         &live,
         &Default::default(),
     );
-    let applied = act::execute(&plan, Strategy::Enforce, &ctx(), &clients(cfn))
-        .await
-        .unwrap();
+    let applied = act::execute(
+        &plan,
+        &plan.actions,
+        Strategy::Enforce,
+        &ctx(),
+        &clients(cfn),
+    )
+    .await
+    .into_result()
+    .unwrap();
     let names: Vec<&str> = applied.iter().map(|a| a.action.as_str()).collect();
     assert_eq!(
         names,
@@ -254,9 +261,16 @@ async fn mocked_cfn_update_rollback_failed_gets_one_continue_then_is_blocked() {
         first.actions[0].kind,
         ActionKind::ContinueUpdateRollback { .. }
     ));
-    let err = act::execute(&first, Strategy::Enforce, &ctx, &clients(cfn.clone()))
-        .await
-        .unwrap_err();
+    let err = act::execute(
+        &first,
+        &first.actions,
+        Strategy::Enforce,
+        &ctx,
+        &clients(cfn.clone()),
+    )
+    .await
+    .into_result()
+    .unwrap_err();
     // The rollback still failed: the error names the status and the first failure.
     let msg = err.to_string();
     assert!(matches!(err, Error::StackFailed { .. }), "{msg}");
@@ -430,9 +444,16 @@ async fn mocked_cfn_empty_change_set_is_deleted_and_counts_as_in_sync() {
         &live,
         &Default::default(),
     );
-    let applied = act::execute(&plan, Strategy::Enforce, &ctx(), &clients(cfn))
-        .await
-        .unwrap();
+    let applied = act::execute(
+        &plan,
+        &plan.actions,
+        Strategy::Enforce,
+        &ctx(),
+        &clients(cfn),
+    )
+    .await
+    .into_result()
+    .unwrap();
     assert_eq!(applied.len(), 1);
     assert_eq!(applied[0].result, "no-op");
     assert_eq!(delete_cs.num_calls(), 1);
@@ -496,9 +517,16 @@ async fn mocked_cfn_failed_update_reports_the_first_failure() {
         &live,
         &Default::default(),
     );
-    let err = act::execute(&plan, Strategy::Enforce, &ctx(), &clients(cfn))
-        .await
-        .unwrap_err();
+    let err = act::execute(
+        &plan,
+        &plan.actions,
+        Strategy::Enforce,
+        &ctx(),
+        &clients(cfn),
+    )
+    .await
+    .into_result()
+    .unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains("ended in UPDATE_ROLLBACK_COMPLETE; first failure: LiteLLMService: Resource handler returned message: \"Invalid CPU/memory combination\""),
