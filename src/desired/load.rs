@@ -87,6 +87,8 @@ pub fn load_bytes(
         ));
         return;
     }
+    // Editors on Windows start files with a byte-order mark; it is not part of the YAML.
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {

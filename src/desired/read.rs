@@ -44,15 +44,19 @@ fn join(path: &str, key: &str) -> String {
 }
 
 impl Ctx {
-    /// Records a finding, unless the field (or a parent) already has one: a missing or
-    /// mistyped field left at its default must not also fail the checks that follow.
-    pub fn err(&mut self, pos: Pos, path: &str, message: impl Into<String>) {
-        let under = |f: &Finding| {
+    /// Whether the field at `path`, or a parent of it, already has a finding.
+    pub fn failed(&self, path: &str) -> bool {
+        self.findings.iter().any(|f| {
             !f.path.is_empty()
                 && path.starts_with(&f.path)
                 && matches!(path.as_bytes().get(f.path.len()), None | Some(b'.' | b'['))
-        };
-        if self.findings.iter().any(under) {
+        })
+    }
+
+    /// Records a finding, unless the field (or a parent) already has one: a missing or
+    /// mistyped field left at its default must not also fail the checks that follow.
+    pub fn err(&mut self, pos: Pos, path: &str, message: impl Into<String>) {
+        if self.failed(path) {
             return;
         }
         self.findings.push(Finding {
@@ -86,7 +90,7 @@ impl Ctx {
 
     /// Opens a mapping; every key outside `known` is reported as an unknown field.
     pub fn fields<'n>(&mut self, node: &'n Node, path: &str, known: &[&str]) -> Option<Fields<'n>> {
-        let pos = self.collection_pos(node, path);
+        let mut pos = self.collection_pos(node, path);
         let NodeKind::Map(entries) = &node.kind else {
             self.err(
                 node.pos,
@@ -104,6 +108,12 @@ impl Ctx {
                     format!("unknown field (expected one of: {})", known.join(", ")),
                 );
             }
+        }
+        // The document itself has no key: its first key stands for it.
+        if path.is_empty()
+            && let Some((_, first, _)) = entries.first()
+        {
+            pos = *first;
         }
         Some(Fields {
             path: path.to_string(),
@@ -207,11 +217,16 @@ impl<'n> Fields<'n> {
             .filter(|v| !v.is_null())
     }
 
-    /// Like `get`, but a missing field is reported.
+    /// Like `get`, but a missing or empty field is reported (at its key when present).
     pub fn require(&self, ctx: &mut Ctx, key: &str) -> Option<&'n Node> {
         let value = self.get(key);
         if value.is_none() {
-            ctx.err(self.pos, &self.path(key), "required field is missing");
+            match self.entries.iter().find(|(k, _, _)| k == key) {
+                Some((_, key_pos, _)) => {
+                    ctx.err(*key_pos, &self.path(key), "required field is empty")
+                }
+                None => ctx.err(self.pos, &self.path(key), "required field is missing"),
+            }
         }
         value
     }

@@ -102,7 +102,7 @@ pub fn document(name: &str, spec: &Spec, ctx: &mut Ctx) {
     services(&spec.services, ctx);
     models(spec, ctx);
     backup(&spec.backup, ctx);
-    let stack_name_ok = !ctx.findings.iter().any(|f| f.path == stack_path);
+    let stack_name_ok = !ctx.failed(stack_path);
     parameters(spec, stack_name_ok, ctx);
 }
 
