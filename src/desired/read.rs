@@ -66,6 +66,13 @@ impl Ctx {
         });
     }
 
+    /// A finding at the position recorded for `path` while reading (for the checks that
+    /// run after reading).
+    pub fn err_at(&mut self, path: &str, message: impl Into<String>) {
+        let pos = self.pos_of(path);
+        self.err(pos, path, message);
+    }
+
     /// Position of a field read earlier (or of its nearest parent that was present).
     pub fn pos_of(&self, path: &str) -> Pos {
         let mut p = path;

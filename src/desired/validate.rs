@@ -63,20 +63,13 @@ const MIN_SIDE: u32 = 256;
 const MAX_SIDE: u32 = 4096;
 
 pub fn document(name: &str, spec: &Spec, ctx: &mut Ctx) {
-    let at = |ctx: &Ctx, path: &str| ctx.pos_of(path);
-
     if name.is_empty() || name.len() > 40 || !DNS_LABEL.is_match(name) {
-        let pos = at(ctx, "metadata.name");
-        ctx.err(
-            pos,
-            "metadata.name",
+        ctx.err_at("metadata.name",
             format!("must be a lowercase DNS label of 1-40 characters: a-z, 0-9 and '-', starting and ending alphanumeric (got {name:?})"),
         );
     }
     if !REGION.is_match(&spec.region) {
-        let pos = at(ctx, "spec.region");
-        ctx.err(
-            pos,
+        ctx.err_at(
             "spec.region",
             format!(
                 "must be an AWS region such as us-west-2 (got {:?})",
@@ -92,10 +85,7 @@ pub fn document(name: &str, spec: &Spec, ctx: &mut Ctx) {
         "metadata.name"
     };
     if !STACK_NAME.is_match(&spec.stack_name) {
-        let pos = at(ctx, stack_path);
-        ctx.err(
-            pos,
-            stack_path,
+        ctx.err_at(stack_path,
             format!("must be a CloudFormation stack name: a letter, then letters, digits and '-', at most 128 (got {:?})", spec.stack_name),
         );
     }
@@ -111,9 +101,7 @@ fn services(s: &Services, ctx: &mut Ctx) {
     if let Some(a) = &ow.autoscaling {
         let path = "spec.services.openwebui.autoscaling";
         if a.min_capacity > a.max_capacity {
-            let pos = ctx.pos_of(&format!("{path}.minCapacity"));
-            ctx.err(
-                pos,
+            ctx.err_at(
                 &format!("{path}.minCapacity"),
                 format!(
                     "must not exceed maxCapacity (got {} > {})",
@@ -136,17 +124,12 @@ fn services(s: &Services, ctx: &mut Ctx) {
         } else {
             ("spec.services.openwebui.desiredCount", "desiredCount")
         };
-        let pos = ctx.pos_of(path);
-        ctx.err(
-            pos,
-            path,
+        ctx.err_at(path,
             format!("{field} {most} Open WebUI tasks needs {arn_path}: several tasks on one SQLite file on EFS corrupt it; give a PostgreSQL URL secret or keep 1 task"),
         );
     }
     if !arn.is_empty() && !SECRET_ARN.is_match(arn) {
-        let pos = ctx.pos_of(arn_path);
-        ctx.err(
-            pos,
+        ctx.err_at(
             arn_path,
             format!("must be a Secrets Manager secret ARN (got {arn:?})"),
         );
@@ -159,9 +142,7 @@ fn models(spec: &Spec, ctx: &mut Ctx) {
         let base = format!("spec.models[{i}]");
         if !MODEL_NAME.is_match(&m.name) {
             let p = format!("{base}.name");
-            let pos = ctx.pos_of(&p);
-            ctx.err(
-                pos,
+            ctx.err_at(
                 &p,
                 format!(
                     "must be 1-64 characters: letters, digits and . _ : / - (got {:?})",
@@ -170,9 +151,7 @@ fn models(spec: &Spec, ctx: &mut Ctx) {
             );
         } else if !seen.insert(m.name.as_str()) {
             let p = format!("{base}.name");
-            let pos = ctx.pos_of(&p);
-            ctx.err(
-                pos,
+            ctx.err_at(
                 &p,
                 format!(
                     "duplicate model name {:?}: LiteLLM would route the name to either",
@@ -182,9 +161,7 @@ fn models(spec: &Spec, ctx: &mut Ctx) {
         }
         let p = format!("{base}.modelId");
         if let Some((_, right)) = KNOWN_WRONG_MODEL_IDS.iter().find(|(w, _)| *w == m.model_id) {
-            let pos = ctx.pos_of(&p);
-            ctx.err(
-                pos,
+            ctx.err_at(
                 &p,
                 format!(
                     "{:?} is not a Bedrock model id; did you mean {right:?}?",
@@ -192,8 +169,7 @@ fn models(spec: &Spec, ctx: &mut Ctx) {
                 ),
             );
         } else if !MODEL_ID.is_match(&m.model_id) {
-            let pos = ctx.pos_of(&p);
-            ctx.err(pos, &p, format!("must be a Bedrock model id such as anthropic.claude-3-5-sonnet-20241022-v2:0 (got {:?})", m.model_id));
+            ctx.err_at(&p, format!("must be a Bedrock model id such as anthropic.claude-3-5-sonnet-20241022-v2:0 (got {:?})", m.model_id));
         }
     }
 
@@ -202,15 +178,12 @@ fn models(spec: &Spec, ctx: &mut Ctx) {
     if ctx.models_incomplete {
         // Already reported; the model list is partial, so a reference cannot be judged.
     } else if ig.model.is_empty() {
-        let pos = ctx.pos_of("spec.models");
-        ctx.err(pos, "spec.models", "needs at least one model of type image: it serves image generation (spec.imageGeneration.model)");
+        ctx.err_at("spec.models", "needs at least one model of type image: it serves image generation (spec.imageGeneration.model)");
     } else {
         match spec.models.iter().find(|m| m.name == ig.model) {
             Some(m) if m.kind == ModelType::Image => {}
             Some(_) => {
-                let pos = ctx.pos_of(p);
-                ctx.err(
-                    pos,
+                ctx.err_at(
                     p,
                     format!(
                         "{:?} is a text model; image generation needs a model of type image",
@@ -220,9 +193,7 @@ fn models(spec: &Spec, ctx: &mut Ctx) {
             }
             None => {
                 let names: Vec<&str> = spec.models.iter().map(|m| m.name.as_str()).collect();
-                let pos = ctx.pos_of(p);
-                ctx.err(
-                    pos,
+                ctx.err_at(
                     p,
                     format!(
                         "{:?} names no model in spec.models (have: {})",
@@ -242,16 +213,14 @@ fn models(spec: &Spec, ctx: &mut Ctx) {
         .captures(&ig.size)
         .is_some_and(|c| side_ok(&c[1]) && side_ok(&c[2]));
     if !ok {
-        let pos = ctx.pos_of(p);
-        ctx.err(pos, p, format!("must be WIDTHxHEIGHT with each side {MIN_SIDE}..{MAX_SIDE}, e.g. 1024x1024 (got {:?})", ig.size));
+        ctx.err_at(p, format!("must be WIDTHxHEIGHT with each side {MIN_SIDE}..{MAX_SIDE}, e.g. 1024x1024 (got {:?})", ig.size));
     }
 }
 
 fn backup(b: &Backup, ctx: &mut Ctx) {
     if let Err(why) = schedule::check(&b.schedule) {
         let p = "spec.backup.schedule";
-        let pos = ctx.pos_of(p);
-        ctx.err(pos, p, format!("{why} (got {:?})", b.schedule));
+        ctx.err_at(p, format!("{why} (got {:?})", b.schedule));
     }
 }
 
@@ -269,9 +238,8 @@ fn parameters(spec: &Spec, stack_name_ok: bool, ctx: &mut Ctx) {
     };
     for (name, value) in &spec.parameters {
         let p = format!("spec.parameters.{name}");
-        let pos = ctx.pos_of(&p);
         if let Some((_, field)) = DERIVED_PARAMETERS.iter().find(|(n, _)| n == name) {
-            ctx.err(pos, &p, format!("is set from {field}; set it there"));
+            ctx.err_at(&p, format!("is set from {field}; set it there"));
             continue;
         }
         let Some(param) = specs.get(name) else {
@@ -280,8 +248,7 @@ fn parameters(spec: &Spec, stack_name_ok: bool, ctx: &mut Ctx) {
                 .map(String::as_str)
                 .filter(|k| !DERIVED_PARAMETERS.iter().any(|(d, _)| d == k))
                 .collect();
-            ctx.err(
-                pos,
+            ctx.err_at(
                 &p,
                 format!(
                     "unknown parameter of {} (expected one of: {})",
@@ -292,15 +259,14 @@ fn parameters(spec: &Spec, stack_name_ok: bool, ctx: &mut Ctx) {
             continue;
         };
         if name == "ACMCertificateArn" && !value.is_empty() && !ACM_ARN.is_match(value) {
-            ctx.err(
-                pos,
+            ctx.err_at(
                 &p,
                 format!("must be empty or an ACM certificate ARN (got {value:?})"),
             );
             continue;
         }
         if let Some(why) = param.violation(value) {
-            ctx.err(pos, &p, why);
+            ctx.err_at(&p, why);
         }
     }
     // Without a NAT gateway the tasks reach AWS only through the VPC's endpoints, which
@@ -315,8 +281,7 @@ fn parameters(spec: &Spec, stack_name_ok: bool, ctx: &mut Ctx) {
     if param("ImagePullMode") == "pull-through" {
         let p = "spec.parameters.BedrockRegion";
         if param("BedrockRegion") != spec.region {
-            let pos = ctx.pos_of(p);
-            ctx.err(pos, p, format!("must equal spec.region ({}) with ImagePullMode pull-through: without a NAT gateway Bedrock is reached only through the VPC endpoint of the stack's region (got {:?})", spec.region, param("BedrockRegion")));
+            ctx.err_at(p, format!("must equal spec.region ({}) with ImagePullMode pull-through: without a NAT gateway Bedrock is reached only through the VPC endpoint of the stack's region (got {:?})", spec.region, param("BedrockRegion")));
         }
         let p = "spec.parameters.GhcrCredentialSecretArn";
         if param("GhcrCredentialSecretArn").is_empty() {
