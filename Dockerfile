@@ -12,9 +12,9 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates git \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /var/lib/operator --create-home operator
+ && useradd --system --uid 65532 --home-dir /var/lib/operator --create-home operator
 COPY --from=build /out/bedrock-chat-operator /usr/local/bin/bedrock-chat-operator
-USER 10001
+USER 65532
 WORKDIR /var/lib/operator
 EXPOSE 8080
 ENTRYPOINT ["bedrock-chat-operator"]

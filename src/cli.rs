@@ -76,6 +76,53 @@ pub enum Command {
         #[command(flatten)]
         aws: AwsArgs,
     },
+    /// Keep every stack reconciled: watch the desired state (or poll Git), resync on a
+    /// timer, serve health, metrics and status; exit 0 on SIGTERM/SIGINT.
+    Run(Box<RunArgs>),
+}
+
+/// The daemon's options.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Desired state: a file or directory (watched); with --git-url, a path in the repository.
+    #[arg(long, env = "BCO_DESIRED_STATE")]
+    pub desired_state: PathBuf,
+    /// Poll this Git repository for the desired state (any URL `git clone` takes).
+    #[arg(long)]
+    pub git_url: Option<String>,
+    #[arg(long, default_value = "main")]
+    pub git_ref: String,
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub git_interval: Duration,
+    /// Where the Git checkout lives (default: $HOME/bedrock-chat-operator-git).
+    #[arg(long)]
+    pub git_workdir: Option<PathBuf>,
+    /// Re-check every stack this often (±10 % jitter), even when nothing changed.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub resync: Duration,
+    /// Stacks reconciled at the same time, at most.
+    #[arg(long, default_value_t = 4)]
+    pub max_concurrent: usize,
+    /// CloudFormation drift detection at most this often per stack (slow, rate-limited).
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub drift_interval: Duration,
+    /// Address of /healthz, /readyz, /metrics, /status and POST /reconcile.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// DynamoDB table of the single-writer lease (created if missing); without it this
+    /// process always writes.
+    #[arg(long)]
+    pub lease_table: Option<String>,
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub lease_ttl: Duration,
+    /// On SIGTERM/SIGINT, how long passes in flight may take to finish.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// Quiet time after a file change before the desired state is reloaded.
+    #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration)]
+    pub debounce: Duration,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// How the operator talks to CloudFormation; shared by every command that does.
@@ -141,6 +188,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             aws,
         } => plan_cmd(&path, stack.as_deref(), !skip_drift, &aws).await,
         Command::Apply { path, stack, aws } => apply_cmd(&path, stack.as_deref(), &aws).await,
+        Command::Run(args) => crate::controller::run::run(*args).await,
     };
     match result {
         Ok(code) => code,
@@ -194,7 +242,9 @@ async fn passes(stacks: &[ImageChatStack], aws: &AwsArgs, opts: PassOptions) -> 
     // One stack after the other: output stays readable and CloudFormation's per-account
     // limits are not hit by a CLI run; the daemon runs stacks concurrently.
     for doc in stacks {
-        reports.push(controller::reconcile(doc, &ctx, opts).await);
+        let report = controller::reconcile(doc, &ctx, opts).await;
+        controller::log_summary(&report, None);
+        reports.push(report);
     }
     reports
 }

@@ -67,6 +67,12 @@ impl Context {
         Self::new(base, settings)
     }
 
+    /// The region of the environment (AWS_REGION, the profile…), for resources that
+    /// belong to the operator rather than to a stack (the lease table).
+    pub fn default_region(&self) -> Option<String> {
+        self.base.region().map(|r| r.as_ref().to_string())
+    }
+
     /// Clients of `region` whose calls count into `counter` (a child of `self.calls`).
     /// Building them is cheap: the HTTP connection pool lives in the shared config.
     pub fn clients(&self, region: &str, counter: &CallCounter) -> Clients {

@@ -1,6 +1,11 @@
 //! controller: one reconcile pass of a stack — observe → plan → act — with its span,
 //! its call count and its outcome. `plan`, `apply` and the daemon all run this.
 
+pub mod daemon;
+pub mod run;
+pub mod source;
+pub mod status;
+
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -73,6 +78,8 @@ pub struct PassReport {
     pub error_message: Option<String>,
     pub calls: Calls,
     pub duration_ms: u128,
+    /// Whether both services run as many tasks as they should, and the counts.
+    pub ready: Option<(bool, String)>,
 }
 
 #[derive(Clone, Copy, Debug, Default, Serialize)]
@@ -106,6 +113,7 @@ pub async fn reconcile(doc: &ImageChatStack, ctx: &Context, opts: PassOptions) -
             error_message: None,
             calls: Calls::default(),
             duration_ms: 0,
+            ready: None,
         };
         if doc.spec.policy.suspend {
             report.outcome = Outcome::Suspended;
@@ -120,7 +128,6 @@ pub async fn reconcile(doc: &ImageChatStack, ctx: &Context, opts: PassOptions) -
         }
         report.calls = counter.since(&Default::default()).into();
         report.duration_ms = started.elapsed().as_millis();
-        summary(&report);
         report
     }
     .instrument(span)
@@ -178,7 +185,7 @@ async fn pass(
     } else {
         observe::describe_stack(&clients, &desired.stack_name).await?
     };
-    owned(
+    report.ready = owned(
         doc,
         &desired,
         stack_now.as_ref(),
@@ -229,7 +236,7 @@ async fn owned(
     clients: &crate::aws::Clients,
     key: &str,
     plan: &mut Plan,
-) -> Result<()> {
+) -> Result<Option<(bool, String)>> {
     let Some(stack) = stack.filter(|s| !s.status.ends_with("_IN_PROGRESS")) else {
         plan.notes.push(match stack {
             None => "counts, model config and backup plan follow once the stack exists".to_string(),
@@ -238,7 +245,7 @@ async fn owned(
                 s.status
             ),
         });
-        return Ok(());
+        return Ok(None);
     };
     let outputs = match Outputs::from_stack(&stack.outputs) {
         Ok(o) => o,
@@ -247,7 +254,7 @@ async fn owned(
                 "the stack has no output {}; counts, model config and backup plan cannot be managed",
                 missing.join(", ")
             ));
-            return Ok(());
+            return Ok(None);
         }
     };
     let want =
@@ -283,6 +290,7 @@ async fn owned(
     {
         tracing::warn!(%reason, "backup selections cannot be read on this endpoint; they are not checked (said once)");
     }
+    let ready = readiness(&[("Open WebUI", &openwebui), ("LiteLLM", &litellm)]);
     let live = LiveOwned {
         openwebui,
         litellm,
@@ -303,7 +311,30 @@ async fn owned(
         let entry = (p.version_id.clone(), want.backup_plan_sha256.clone());
         ctx.update_history(key, |h| h.backup_verified = Some(entry));
     }
-    Ok(())
+    Ok(Some(ready))
+}
+
+/// Ready when every service is ACTIVE and runs as many tasks as it should.
+fn readiness(services: &[(&str, &Option<observe::LiveService>)]) -> (bool, String) {
+    let mut ok = true;
+    let parts: Vec<String> = services
+        .iter()
+        .map(|(what, svc)| match svc {
+            Some(s) if s.status == "ACTIVE" => {
+                ok &= s.running >= s.desired;
+                format!("{what} {}/{} running", s.running, s.desired)
+            }
+            Some(s) => {
+                ok = false;
+                format!("{what} {}", s.status)
+            }
+            None => {
+                ok = false;
+                format!("{what} missing")
+            }
+        })
+        .collect();
+    (ok, parts.join(", "))
 }
 
 async fn drift(ctx: &Context, clients: &crate::aws::Clients, stack: &str) -> Drift {
@@ -332,23 +363,27 @@ async fn drift(ctx: &Context, clients: &crate::aws::Clients, stack: &str) -> Dri
     }
 }
 
-/// One line per pass, as Flux logs it: what happened, how long, what it cost.
-fn summary(r: &PassReport) {
+/// One line per pass, as Flux logs it: what happened, how long, what it cost, and when
+/// the next pass runs (in the daemon).
+pub fn log_summary(r: &PassReport, next: Option<Duration>) {
+    let next = next
+        .map(|d| {
+            format!(
+                ", next run in {}",
+                humantime::format_duration(Duration::from_secs(d.as_secs().max(1)))
+            )
+        })
+        .unwrap_or_default();
     let actions: Vec<&str> = r.applied.iter().map(|a| a.action.as_str()).collect();
     let outcome = r.outcome.label();
     match &r.error_message {
         Some(err) => tracing::error!(
             outcome, duration_ms = r.duration_ms as u64, aws_reads = r.calls.reads, aws_writes = r.calls.writes, error = %err,
-            "reconcile failed in {} ms", r.duration_ms
+            "reconcile failed in {} ms{next}", r.duration_ms
         ),
         None => tracing::info!(
             outcome, duration_ms = r.duration_ms as u64, actions = ?actions, aws_reads = r.calls.reads, aws_writes = r.calls.writes,
-            "reconciled in {} ms: {outcome}", r.duration_ms
+            "reconciled in {} ms: {outcome}{next}", r.duration_ms
         ),
     }
-}
-
-/// How long a pass took, for callers that schedule the next.
-pub fn elapsed(r: &PassReport) -> Duration {
-    Duration::from_millis(u64::try_from(r.duration_ms).unwrap_or(u64::MAX))
 }

@@ -3,6 +3,7 @@
 
 mod charts;
 mod common;
+mod daemon;
 mod owned;
 mod owned_mocked;
 mod stack;

@@ -1,0 +1,377 @@
+//! The daemon: keeps every stack of the desired state reconciled. One worker per stack
+//! (so a stack is never reconciled twice at once), at most `max_concurrent` passes at a
+//! time; a worker runs on a desired-state change, on its resync timer (±10 % jitter), on
+//! `POST /reconcile`, or after an error with exponential backoff (1 s → 5 min, reset on
+//! success). An invalid edit leaves the last good version in force.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use backoff::backoff::Backoff;
+use rand::Rng;
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinHandle;
+
+use super::status::{StackStatus, Status, now_rfc3339};
+use super::{PassOptions, log_summary, reconcile};
+use crate::act::Strategy;
+use crate::context::Context;
+use crate::desired::{self, ImageChatStack, Invalid};
+use crate::metrics::Metrics;
+use crate::metrics::{DriftLabels, ReconcileLabels, StackLabels};
+use crate::observe::Drift;
+
+#[derive(Clone, Debug)]
+pub struct DaemonOptions {
+    pub resync: Duration,
+    pub max_concurrent: usize,
+    pub drift_interval: Duration,
+    pub shutdown_timeout: Duration,
+}
+
+/// What the HTTP server and the workers share.
+pub struct Shared {
+    pub ctx: Arc<Context>,
+    pub metrics: Metrics,
+    pub status: RwLock<Status>,
+    /// Whether this process may write (it holds the lease, or there is no lease).
+    pub leader: AtomicBool,
+    /// The last AWS round trip of any pass succeeded (for `/readyz`).
+    pub aws_ok: AtomicBool,
+    triggers: RwLock<HashMap<String, Arc<Notify>>>,
+}
+
+impl Shared {
+    pub fn new(ctx: Arc<Context>) -> Self {
+        Shared {
+            ctx,
+            metrics: Metrics::new(),
+            status: RwLock::new(Status::default()),
+            leader: AtomicBool::new(true),
+            aws_ok: AtomicBool::new(false),
+            triggers: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Asks for a pass now: of one stack, or of all. Returns the names triggered.
+    pub fn trigger(&self, only: Option<&str>) -> Vec<String> {
+        let triggers = self.triggers.read().unwrap_or_else(|e| e.into_inner());
+        triggers
+            .iter()
+            .filter(|(name, _)| only.is_none_or(|o| o == name.as_str()))
+            .map(|(name, n)| {
+                n.notify_one();
+                name.clone()
+            })
+            .collect()
+    }
+
+    /// Ready: a valid desired state is in force and AWS answered the last pass.
+    pub fn ready(&self) -> Result<(), String> {
+        let status = self.status.read().unwrap_or_else(|e| e.into_inner());
+        if status.desired.loaded_at.is_none() {
+            return Err("no valid desired state loaded yet".into());
+        }
+        if !self.aws_ok.load(Ordering::Relaxed) {
+            return Err("the last AWS round trip failed (or none finished yet)".into());
+        }
+        Ok(())
+    }
+
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.store(leader, Ordering::Relaxed);
+        self.metrics.leader.set(i64::from(leader));
+        self.status
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .leader = leader;
+    }
+}
+
+/// A loaded desired state, or the errors of the latest attempt.
+pub type Loaded = Result<Vec<ImageChatStack>, Invalid>;
+
+/// Runs until `shutdown` turns true, then lets in-flight passes finish for up to
+/// `shutdown_timeout`. `desired` delivers every new version of the desired state.
+pub async fn run(
+    shared: Arc<Shared>,
+    opts: DaemonOptions,
+    mut desired: watch::Receiver<Option<(Loaded, Option<String>)>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(opts.max_concurrent.max(1)));
+    let mut workers: BTreeMap<String, (watch::Sender<ImageChatStack>, JoinHandle<()>)> =
+        BTreeMap::new();
+    let mut last_error_said: Option<Vec<String>> = None;
+    loop {
+        tokio::select! {
+            changed = desired.changed() => {
+                if changed.is_err() { break; }
+                let Some((loaded, revision)) = desired.borrow_and_update().clone() else { continue };
+                match loaded {
+                    Ok(stacks) => {
+                        last_error_said = None;
+                        apply_desired(&shared, &opts, &permits, &shutdown, &mut workers, stacks, revision);
+                    }
+                    Err(invalid) => {
+                        let lines: Vec<String> = invalid.diagnostics.iter().map(ToString::to_string).collect();
+                        // Said once per edit, not on every loop.
+                        if last_error_said.as_ref() != Some(&lines) {
+                            tracing::error!(errors = ?lines, "the desired state is invalid; the last valid version stays in force and nothing is written for this one");
+                            last_error_said = Some(lines.clone());
+                        }
+                        mark_invalid(&shared, &invalid, lines);
+                    }
+                }
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    tracing::info!(
+        timeout_secs = opts.shutdown_timeout.as_secs(),
+        "shutting down: letting passes in flight finish"
+    );
+    let handles: Vec<JoinHandle<()>> = workers.into_values().map(|(_, h)| h).collect();
+    let all = futures::future::join_all(handles);
+    if tokio::time::timeout(opts.shutdown_timeout, all)
+        .await
+        .is_err()
+    {
+        tracing::warn!("passes still in flight after the shutdown timeout; stopping anyway");
+    }
+}
+
+fn apply_desired(
+    shared: &Arc<Shared>,
+    opts: &DaemonOptions,
+    permits: &Arc<Semaphore>,
+    shutdown: &watch::Receiver<bool>,
+    workers: &mut BTreeMap<String, (watch::Sender<ImageChatStack>, JoinHandle<()>)>,
+    stacks: Vec<ImageChatStack>,
+    revision: Option<String>,
+) {
+    {
+        let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
+        status.desired.valid = true;
+        status.desired.errors.clear();
+        status.desired.loaded_at = Some(now_rfc3339());
+        status.desired.revision = revision;
+        for s in &stacks {
+            let entry = status
+                .stacks
+                .entry(s.name.clone())
+                .or_insert_with(|| StackStatus {
+                    name: s.name.clone(),
+                    ..Default::default()
+                });
+            entry.stack_name = s.spec.stack_name.clone();
+            entry.region = s.spec.region.clone();
+            entry.set(
+                "Valid",
+                "True",
+                "Valid",
+                &format!("loaded from {}", s.source),
+            );
+        }
+        let names: Vec<&str> = stacks.iter().map(|s| s.name.as_str()).collect();
+        status
+            .stacks
+            .retain(|name, _| names.contains(&name.as_str()));
+    }
+    let names: Vec<String> = stacks.iter().map(|s| s.name.clone()).collect();
+    workers.retain(|name, (_, handle)| {
+        let keep = names.contains(name);
+        if !keep {
+            // The operator never deletes what a removed document described.
+            tracing::warn!(stack = %name, "document removed from the desired state: the stack is no longer managed (nothing is deleted)");
+            handle.abort();
+            shared.triggers.write().unwrap_or_else(|e| e.into_inner()).remove(name);
+        }
+        keep
+    });
+    for doc in stacks {
+        match workers.get(&doc.name) {
+            Some((tx, _)) => {
+                if *tx.borrow() != doc {
+                    let _ = tx.send(doc);
+                }
+            }
+            None => {
+                let name = doc.name.clone();
+                let notify = Arc::new(Notify::new());
+                shared
+                    .triggers
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(name.clone(), Arc::clone(&notify));
+                let (tx, rx) = watch::channel(doc);
+                let handle = tokio::spawn(worker(
+                    Arc::clone(shared),
+                    opts.clone(),
+                    Arc::clone(permits),
+                    rx,
+                    notify,
+                    shutdown.clone(),
+                ));
+                workers.insert(name, (tx, handle));
+            }
+        }
+    }
+}
+
+/// An invalid edit: `Valid` goes False on the stacks whose files have errors.
+fn mark_invalid(shared: &Shared, invalid: &Invalid, lines: Vec<String>) {
+    let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
+    status.desired.valid = false;
+    status.desired.errors = lines;
+    let files: Vec<&PathBuf> = invalid.diagnostics.iter().map(|d| &d.file).collect();
+    let message = invalid
+        .diagnostics
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    for stack in status.stacks.values_mut() {
+        let from_bad_file = stack.condition("Valid").is_some_and(|c| {
+            files
+                .iter()
+                .any(|f| c.message.contains(&*f.to_string_lossy()))
+        });
+        if from_bad_file || files.is_empty() {
+            stack.set("Valid", "False", "InvalidDesiredState", &message);
+        }
+    }
+}
+
+fn jittered(d: Duration) -> Duration {
+    d.mul_f64(rand::thread_rng().gen_range(0.9..1.1))
+}
+
+fn retry_backoff() -> backoff::ExponentialBackoff {
+    backoff::ExponentialBackoff {
+        initial_interval: Duration::from_secs(1),
+        max_interval: Duration::from_secs(300),
+        multiplier: 2.0,
+        randomization_factor: 0.2,
+        max_elapsed_time: None,
+        ..Default::default()
+    }
+}
+
+async fn worker(
+    shared: Arc<Shared>,
+    opts: DaemonOptions,
+    permits: Arc<Semaphore>,
+    mut doc: watch::Receiver<ImageChatStack>,
+    notify: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = retry_backoff();
+    let mut last_drift: Option<Instant> = None;
+    let mut wait = Duration::ZERO;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = notify.notified() => {}
+            changed = doc.changed() => { if changed.is_err() { return; } }
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        let Ok(_permit) = permits.acquire().await else {
+            return;
+        };
+        let current = doc.borrow_and_update().clone();
+        let detect_drift = last_drift.is_none_or(|t| t.elapsed() >= opts.drift_interval);
+        let strategy = if shared.leader.load(Ordering::Relaxed) {
+            Strategy::Enforce
+        } else {
+            Strategy::DryRun
+        };
+        let report = reconcile(
+            &current,
+            &shared.ctx,
+            PassOptions {
+                strategy,
+                detect_drift,
+            },
+        )
+        .await;
+        if detect_drift
+            && report
+                .plan
+                .as_ref()
+                .is_some_and(|p| p.drift != Drift::NotChecked)
+        {
+            last_drift = Some(Instant::now());
+        }
+        let failed = report
+            .error
+            .as_ref()
+            .is_some_and(|e| !matches!(e, crate::Error::Blocked { .. }));
+        wait = if failed {
+            backoff.next_backoff().unwrap_or(Duration::from_secs(300))
+        } else {
+            backoff.reset();
+            jittered(opts.resync)
+        };
+        shared.aws_ok.store(
+            !matches!(report.error, Some(crate::Error::Aws { .. })),
+            Ordering::Relaxed,
+        );
+        log_summary(&report, Some(wait));
+        record(&shared, &current, &report, wait);
+    }
+}
+
+fn record(shared: &Shared, doc: &ImageChatStack, report: &super::PassReport, next: Duration) {
+    let m = &shared.metrics;
+    let stack = doc.name.clone();
+    m.reconcile_total
+        .get_or_create(&ReconcileLabels {
+            stack: stack.clone(),
+            result: report.outcome.label().to_string(),
+        })
+        .inc();
+    m.reconcile_duration
+        .get_or_create(&StackLabels {
+            stack: stack.clone(),
+        })
+        .observe(report.duration_ms as f64 / 1000.0);
+    if let Some(plan) = &report.plan {
+        let drifted = match &plan.drift {
+            Drift::Drifted { .. } => Some(1),
+            Drift::InSync => Some(0),
+            _ => None,
+        };
+        if let Some(v) = drifted {
+            m.drift
+                .get_or_create(&DriftLabels {
+                    stack: stack.clone(),
+                    kind: "cloudformation".into(),
+                })
+                .set(v);
+        }
+    }
+    if report.error.is_none() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default();
+        m.last_success
+            .get_or_create(&StackLabels { stack })
+            .set(now);
+    }
+    let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = status.stacks.get_mut(&doc.name) {
+        s.record(report, next);
+    }
+}
+
+/// Loads the desired state from `path`, as the daemon's sources deliver it.
+pub fn load(path: &std::path::Path) -> Loaded {
+    desired::load(&[path.to_path_buf()])
+}

@@ -1,0 +1,159 @@
+//! What `/status` shows: per stack, conditions `Valid`, `Synced`, `Ready`, `Drifted`
+//! (each with status, reason, message and the time it last changed), the last plan, the
+//! last error and the next scheduled run; and the desired state's own health.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use serde::Serialize;
+
+use super::{Outcome, PassReport};
+use crate::observe::Drift;
+use crate::plan::Plan;
+
+pub fn now_rfc3339() -> String {
+    at_rfc3339(SystemTime::now())
+}
+
+pub fn at_rfc3339(t: SystemTime) -> String {
+    DateTime::from(t).fmt(Format::DateTime).unwrap_or_default()
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `True`, `False` or `Unknown`, as Kubernetes writes them.
+    pub status: &'static str,
+    pub reason: String,
+    pub message: String,
+    pub last_transition_time: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StackStatus {
+    pub name: String,
+    pub stack_name: String,
+    pub region: String,
+    pub conditions: Vec<Condition>,
+    pub last_outcome: Option<Outcome>,
+    pub last_plan: Option<Plan>,
+    pub last_error: Option<String>,
+    pub last_run: Option<String>,
+    pub next_run: Option<String>,
+}
+
+impl StackStatus {
+    /// Sets a condition; its transition time moves only when its status changes.
+    pub fn set(&mut self, kind: &'static str, status: &'static str, reason: &str, message: &str) {
+        match self.conditions.iter_mut().find(|c| c.kind == kind) {
+            Some(c) => {
+                if c.status != status {
+                    c.last_transition_time = now_rfc3339();
+                }
+                c.status = status;
+                c.reason = reason.to_string();
+                c.message = message.to_string();
+            }
+            None => self.conditions.push(Condition {
+                kind,
+                status,
+                reason: reason.to_string(),
+                message: message.to_string(),
+                last_transition_time: now_rfc3339(),
+            }),
+        }
+    }
+
+    pub fn condition(&self, kind: &str) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.kind == kind)
+    }
+
+    /// Folds a finished pass into the conditions.
+    pub fn record(&mut self, report: &PassReport, next: Duration) {
+        let msg = report.error_message.clone().unwrap_or_default();
+        let (status, reason) = match report.outcome {
+            Outcome::InSync | Outcome::Applied => ("True", "InSync"),
+            Outcome::Pending => ("False", "ChangesPending"),
+            Outcome::Waiting => ("False", "StackBusy"),
+            Outcome::Drifted => ("True", "InSyncWithDrift"),
+            Outcome::Blocked => ("False", "Blocked"),
+            Outcome::Suspended => ("Unknown", "Suspended"),
+            Outcome::Failed => ("False", "ReconcileFailed"),
+        };
+        let message = if msg.is_empty() {
+            match report.outcome {
+                Outcome::Applied => format!(
+                    "applied {}",
+                    report
+                        .applied
+                        .iter()
+                        .map(|a| a.action.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Outcome::Pending => {
+                    "observe mode or not the leader: changes were reported, not made".into()
+                }
+                _ => String::new(),
+            }
+        } else {
+            msg.clone()
+        };
+        self.set("Synced", status, reason, &message);
+        match &report.ready {
+            Some((true, m)) => self.set("Ready", "True", "ServicesRunning", m),
+            Some((false, m)) => self.set("Ready", "False", "ServicesNotRunning", m),
+            None => {}
+        }
+        if let Some(plan) = &report.plan {
+            match &plan.drift {
+                Drift::Drifted { resources } => self.set(
+                    "Drifted",
+                    "True",
+                    "ResourcesDrifted",
+                    &resources
+                        .iter()
+                        .map(|r| format!("{} {}", r.logical_id, r.status))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                Drift::InSync => self.set("Drifted", "False", "NoDrift", ""),
+                Drift::Unavailable { reason } => {
+                    self.set("Drifted", "Unknown", "DetectionUnavailable", reason)
+                }
+                Drift::NotChecked => {}
+            }
+            self.last_plan = Some(plan.clone());
+        }
+        self.last_outcome = Some(report.outcome);
+        self.last_error = report.error_message.clone();
+        self.last_run = Some(now_rfc3339());
+        self.next_run = Some(at_rfc3339(SystemTime::now() + next));
+    }
+}
+
+/// The desired state as last loaded.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DesiredStatus {
+    pub source: String,
+    /// Whether the latest version is valid (if not, the last good one is in force).
+    pub valid: bool,
+    pub errors: Vec<String>,
+    pub loaded_at: Option<String>,
+    /// Git commit of the version in force, with a Git source.
+    pub revision: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub desired: DesiredStatus,
+    pub leader: bool,
+    pub stacks: BTreeMap<String, StackStatus>,
+}

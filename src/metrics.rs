@@ -1,0 +1,140 @@
+//! Prometheus metrics, in the classic text format that every scraper reads.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::PoisonError;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::aws::{CallCounter, CallKey};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconcileLabels {
+    pub stack: String,
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StackLabels {
+    pub stack: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DriftLabels {
+    pub stack: String,
+    /// `cloudformation` (resources differing from the template) — the only kind the
+    /// operator cannot correct itself.
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AwsLabels {
+    pub service: String,
+    pub operation: String,
+    pub outcome: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub reconcile_total: Family<ReconcileLabels, Counter>,
+    pub reconcile_duration: Family<StackLabels, Histogram>,
+    pub drift: Family<DriftLabels, Gauge>,
+    pub last_success: Family<StackLabels, Gauge<f64, AtomicU64>>,
+    pub leader: Gauge,
+    aws_calls: Family<AwsLabels, Counter>,
+    /// What of the call counter was already added to `aws_calls`.
+    aws_synced: Mutex<BTreeMap<CallKey, u64>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let reconcile_total = Family::<ReconcileLabels, Counter>::default();
+        let reconcile_duration = Family::<StackLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0,
+            ])
+        });
+        let drift = Family::<DriftLabels, Gauge>::default();
+        let last_success = Family::<StackLabels, Gauge<f64, AtomicU64>>::default();
+        let leader = Gauge::default();
+        let aws_calls = Family::<AwsLabels, Counter>::default();
+        registry.register(
+            "reconcile",
+            "Reconcile passes by stack and result",
+            reconcile_total.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of reconcile passes",
+            reconcile_duration.clone(),
+        );
+        registry.register(
+            "drift",
+            "Resources drifted from the template (1) or not (0)",
+            drift.clone(),
+        );
+        registry.register(
+            "last_success_timestamp_seconds",
+            "Unix time of the last successful pass",
+            last_success.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 when this process holds the write lease",
+            leader.clone(),
+        );
+        registry.register(
+            "aws_api_calls",
+            "AWS API operations by outcome",
+            aws_calls.clone(),
+        );
+        Metrics {
+            registry,
+            reconcile_total,
+            reconcile_duration,
+            drift,
+            last_success,
+            leader,
+            aws_calls,
+            aws_synced: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The text exposition, with the AWS call counts brought up to date first.
+    pub fn render(&self, calls: &CallCounter) -> String {
+        let mut synced = self
+            .aws_synced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (key, total) in calls.snapshot() {
+            let before = synced.get(&key).copied().unwrap_or(0);
+            if total > before {
+                self.aws_calls
+                    .get_or_create(&AwsLabels {
+                        service: key.0.clone(),
+                        operation: key.1.clone(),
+                        outcome: key.2.to_string(),
+                    })
+                    .inc_by(total - before);
+                synced.insert(key, total);
+            }
+        }
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,518 @@
+//! The daemon, end to end on moto: a saved edit converges without a restart, an
+//! out-of-band change is corrected within one resync, an invalid edit keeps the last
+//! good version (and is said once), `POST /reconcile` runs a pass, observe mode writes
+//! nothing, SIGTERM exits 0, and of two daemons on one lease only one writes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::{Emulator, skip_emulator_tests};
+use crate::stack::{desired_file, example};
+
+struct Daemon {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    addr: String,
+}
+
+impl Daemon {
+    fn start(emu: &Emulator, file: &Path, extra: &[&str]) -> Daemon {
+        let mut child = emu
+            .command()
+            .arg("run")
+            .arg("--desired-state")
+            .arg(file)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--poll-interval",
+                "100ms",
+                "--debounce",
+                "100ms",
+            ])
+            .args(extra)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the daemon");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let mut d = Daemon {
+            child,
+            lines,
+            addr: String::new(),
+        };
+        let line = d.wait_for("listen address", |l| l.contains("serving /healthz"));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        d.addr = v["addr"].as_str().unwrap().to_string();
+        d
+    }
+
+    /// Waits (up to 60 s) for a log line matching `pred` and returns it.
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_from(0, what, pred).1
+    }
+
+    /// Like `wait_for`, among the lines from index `from`; returns (index, line).
+    fn wait_from(&self, from: usize, what: &str, pred: impl Fn(&str) -> bool) -> (usize, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            {
+                let lines = self.lines.lock().unwrap();
+                if let Some((i, l)) = lines.iter().enumerate().skip(from).find(|(_, l)| pred(l)) {
+                    return (i, l.clone());
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; log:\n{}",
+                self.lines.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn count(&self, pred: impl Fn(&str) -> bool) -> usize {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| pred(l))
+            .count()
+    }
+
+    fn mark(&self) -> usize {
+        self.lines.lock().unwrap().len()
+    }
+
+    fn http(&self, method: &str, path: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        write!(s, "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", self.addr).unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        let code = raw
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = raw
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (code, body)
+    }
+
+    fn status(&self) -> serde_json::Value {
+        serde_json::from_str(&self.http("GET", "/status").1).unwrap()
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+
+    /// SIGTERM, then the exit code.
+    fn stop(mut self) -> i32 {
+        self.signal("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn applied(l: &str) -> bool {
+    l.contains("reconciled in") && l.contains(": applied")
+}
+
+fn in_sync(l: &str) -> bool {
+    l.contains("reconciled in") && l.contains(": in_sync")
+}
+
+async fn litellm(emu: &Emulator) -> (aws_sdk_ecs::Client, String, String) {
+    let config = emu.sdk_config().await;
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let stack = cfn
+        .describe_stacks()
+        .stack_name("bedrock-image-chat")
+        .send()
+        .await
+        .unwrap();
+    let out = |k: &str| {
+        stack.stacks()[0]
+            .outputs()
+            .iter()
+            .find(|o| o.output_key() == Some(k))
+            .and_then(|o| o.output_value())
+            .unwrap()
+            .to_string()
+    };
+    (
+        aws_sdk_ecs::Client::new(&config),
+        out("ClusterName"),
+        out("LiteLLMServiceName"),
+    )
+}
+
+#[tokio::test]
+async fn saved_edit_converges_without_restart_and_status_and_metrics_say_so() {
+    if skip_emulator_tests() {
+        return;
+    }
+    let emu = Emulator::start();
+    let (_dir, file) = desired_file(&example());
+    let d = Daemon::start(&emu, &file, &["--resync", "60s"]);
+    d.wait_for("first pass applied", applied);
+    // The summary line says what happened, how long, and when the next pass runs.
+    let line = d.wait_for("summary", applied);
+    assert!(line.contains("next run in"), "{line}");
+
+    let mark = d.mark();
+    std::fs::write(
+        &file,
+        example().replace("DeploymentSize: small", "DeploymentSize: medium"),
+    )
+    .unwrap();
+    d.wait_from(mark, "UpdateStack after the edit", |l| {
+        l.contains(r#""action":"UpdateStack""#)
+    });
+    d.wait_from(mark, "the pass after the edit", applied);
+
+    let status = d.status();
+    let stack = &status["stacks"]["demo"];
+    for kind in ["Valid", "Synced", "Ready", "Drifted"] {
+        let c = stack["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == kind);
+        let c = c.unwrap_or_else(|| panic!("condition {kind} missing: {stack}"));
+        for field in ["status", "reason", "message", "lastTransitionTime"] {
+            assert!(c.get(field).is_some(), "{kind}.{field} missing");
+        }
+    }
+    assert_eq!(stack["conditions"][1]["type"], "Synced");
+    assert_eq!(stack["conditions"][1]["status"], "True");
+    assert!(stack["lastPlan"].is_object() && stack["nextRun"].is_string());
+    assert_eq!(status["leader"], true);
+
+    let (code, metrics) = d.http("GET", "/metrics");
+    assert_eq!(code, 200);
+    for needle in [
+        r#"reconcile_total{stack="demo",result="applied"}"#,
+        "reconcile_duration_seconds_bucket",
+        r#"aws_api_calls_total{service="CloudFormation",operation="DescribeStacks",outcome="ok"}"#,
+        r#"last_success_timestamp_seconds{stack="demo"}"#,
+        "leader 1",
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "{needle} missing from /metrics:\n{metrics}"
+        );
+    }
+    assert_eq!(d.http("GET", "/healthz"), (200, "ok\n".to_string()));
+    assert_eq!(d.http("GET", "/readyz").0, 200);
+    assert_eq!(d.stop(), 0, "SIGTERM exits 0");
+}
+
+#[tokio::test]
+async fn out_of_band_change_is_corrected_within_one_resync() {
+    if skip_emulator_tests() {
+        return;
+    }
+    let emu = Emulator::start();
+    let (_dir, file) = desired_file(&example());
+    let d = Daemon::start(&emu, &file, &["--resync", "2s"]);
+    d.wait_for("first pass applied", applied);
+    let mark = d.mark();
+    d.wait_from(mark, "a quiet pass", in_sync);
+
+    let (ecs, cluster, service) = litellm(&emu).await;
+    ecs.update_service()
+        .cluster(&cluster)
+        .service(&service)
+        .desired_count(5)
+        .send()
+        .await
+        .unwrap();
+    let changed = Instant::now();
+    let mark = d.mark();
+    d.wait_from(mark, "the count set back", |l| {
+        l.contains(r#""action":"SetDesiredCount""#)
+    });
+    let took = changed.elapsed();
+    let svc = ecs
+        .describe_services()
+        .cluster(&cluster)
+        .services(&service)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(svc.services()[0].desired_count(), 1);
+    // One resync (2 s ± 10 %) plus the pass in flight, not a timing benchmark.
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    assert_eq!(d.stop(), 0);
+}
+
+#[tokio::test]
+async fn invalid_edit_keeps_the_last_good_version_and_post_reconcile_runs_a_pass() {
+    if skip_emulator_tests() {
+        return;
+    }
+    let emu = Emulator::start();
+    let (_dir, file) = desired_file(&example());
+    let d = Daemon::start(&emu, &file, &["--resync", "60s"]);
+    d.wait_for("first pass applied", applied);
+
+    std::fs::write(
+        &file,
+        example().replace(
+            "    litellm:\n      desiredCount: 1",
+            "    litellm:\n      desiredCount: 11",
+        ),
+    )
+    .unwrap();
+    let invalid = d.wait_for("the invalid edit reported", |l| {
+        l.contains("the desired state is invalid")
+    });
+    assert!(
+        invalid.contains("spec.services.litellm.desiredCount: must be 0..10 (got 11)"),
+        "{invalid}"
+    );
+    let status = d.status();
+    assert_eq!(status["desired"]["valid"], false);
+    let valid = status["stacks"]["demo"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Valid")
+        .unwrap()
+        .clone();
+    assert_eq!(valid["status"], "False");
+    assert!(
+        valid["message"].as_str().unwrap().contains(":26:21:"),
+        "{valid}"
+    );
+
+    // A pass on demand still runs the last good version and writes nothing new.
+    let mark = d.mark();
+    let (code, body) = d.http("POST", "/reconcile?stack=demo");
+    assert_eq!(code, 202, "{body}");
+    assert!(body.contains(r#""triggered":["demo"]"#), "{body}");
+    d.wait_from(mark, "the triggered pass", in_sync);
+    assert_eq!(d.http("POST", "/reconcile?stack=nope").0, 404);
+    assert_eq!(
+        d.count(|l| l.contains("the desired state is invalid")),
+        1,
+        "said once per edit"
+    );
+    assert_eq!(d.stop(), 0);
+}
+
+#[tokio::test]
+async fn observe_mode_reports_and_writes_nothing() {
+    if skip_emulator_tests() {
+        return;
+    }
+    let emu = Emulator::start();
+    let (_dir, file) = desired_file(&example().replace("mode: enforce", "mode: observe"));
+    let d = Daemon::start(&emu, &file, &["--resync", "60s"]);
+    let line = d.wait_for("a pass", |l| l.contains("reconciled in"));
+    assert!(line.contains(": pending"), "{line}");
+    assert!(line.contains(r#""aws_writes":0"#), "{line}");
+    let cfn = aws_sdk_cloudformation::Client::new(&emu.sdk_config().await);
+    assert!(
+        cfn.describe_stacks()
+            .send()
+            .await
+            .unwrap()
+            .stacks()
+            .is_empty()
+    );
+    let synced = d.status()["stacks"]["demo"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Synced")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (synced["status"].as_str(), synced["reason"].as_str()),
+        (Some("False"), Some("ChangesPending"))
+    );
+    assert_eq!(d.stop(), 0);
+}
+
+#[tokio::test]
+async fn of_two_daemons_on_one_lease_only_one_writes_and_killing_it_hands_over() {
+    if skip_emulator_tests() {
+        return;
+    }
+    let emu = Emulator::start();
+    let (_dir, file) = desired_file(&example());
+    let lease = [
+        "--lease-table",
+        "bco-lease",
+        "--lease-ttl",
+        "3s",
+        "--resync",
+        "1s",
+    ];
+    let a = Daemon::start(&emu, &file, &lease);
+    a.wait_for("A takes the lease", |l| l.contains("lease taken"));
+    a.wait_for("A deploys", applied);
+    let b = Daemon::start(&emu, &file, &lease);
+    b.wait_for("B observes", |l| l.contains("held by another operator"));
+    b.wait_for("B passes", in_sync);
+    assert_eq!(
+        b.http("GET", "/metrics")
+            .1
+            .lines()
+            .find(|l| l.starts_with("leader ")),
+        Some("leader 0")
+    );
+
+    // Only A corrects a change: B's passes stay dry runs.
+    let (ecs, cluster, service) = litellm(&emu).await;
+    ecs.update_service()
+        .cluster(&cluster)
+        .service(&service)
+        .desired_count(4)
+        .send()
+        .await
+        .unwrap();
+    a.wait_for("A sets the count back", |l| {
+        l.contains(r#""action":"SetDesiredCount""#)
+    });
+    assert_eq!(
+        b.count(|l| l.contains(r#""message":"applying""#)),
+        0,
+        "B wrote"
+    );
+
+    // A dies without releasing: B takes over within one TTL and then corrects drift.
+    let mut a = a;
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    let killed = Instant::now();
+    let mark = b.mark();
+    b.wait_from(mark, "B takes the lease", |l| l.contains("lease taken"));
+    assert!(
+        killed.elapsed() < Duration::from_secs(10),
+        "hand-over took {:?}",
+        killed.elapsed()
+    );
+    ecs.update_service()
+        .cluster(&cluster)
+        .service(&service)
+        .desired_count(3)
+        .send()
+        .await
+        .unwrap();
+    b.wait_from(mark, "B sets the count back", |l| {
+        l.contains(r#""action":"SetDesiredCount""#)
+    });
+    assert_eq!(b.stop(), 0);
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let ok = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
+#[tokio::test]
+async fn commits_to_a_git_source_are_deployed() {
+    if skip_emulator_tests() {
+        return;
+    }
+    let emu = Emulator::start();
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::create_dir(repo.path().join("desired-state")).unwrap();
+    let doc = repo.path().join("desired-state/prod.yaml");
+    std::fs::write(&doc, example()).unwrap();
+    git(repo.path(), &["init", "--quiet"]);
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "--quiet", "-m", "first"]);
+    let work = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", repo.path().display());
+    let checkout = work.path().join("checkout");
+    let d = Daemon::start(
+        &emu,
+        Path::new("desired-state"),
+        &[
+            "--git-url",
+            &url,
+            "--git-ref",
+            "main",
+            "--git-interval",
+            "1s",
+            "--git-workdir",
+            checkout.to_str().unwrap(),
+            "--resync",
+            "60s",
+        ],
+    );
+    d.wait_for("the first commit deployed", applied);
+    let first = d.status()["desired"]["revision"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(first.len(), 40, "revision is the commit id");
+
+    let mark = d.mark();
+    std::fs::write(
+        &doc,
+        example().replace("DeploymentSize: small", "DeploymentSize: large"),
+    )
+    .unwrap();
+    git(repo.path(), &["commit", "--quiet", "-am", "bigger tasks"]);
+    d.wait_from(mark, "the new commit applied", |l| {
+        l.contains(r#""action":"UpdateStack""#)
+    });
+    assert_ne!(d.status()["desired"]["revision"].as_str().unwrap(), first);
+    assert_eq!(d.stop(), 0);
+}
