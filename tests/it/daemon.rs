@@ -116,6 +116,18 @@ impl Daemon {
         serde_json::from_str(&self.http("GET", "/status").1).unwrap()
     }
 
+    /// The condition `kind` of stack `demo` in `/status`.
+    fn condition(&self, kind: &str) -> serde_json::Value {
+        let status = self.status();
+        status["stacks"]["demo"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == kind)
+            .unwrap_or_else(|| panic!("condition {kind} missing: {status}"))
+            .clone()
+    }
+
     fn signal(&self, sig: &str) {
         let ok = std::process::Command::new("kill")
             .args([sig, &self.child.id().to_string()])
@@ -209,12 +221,7 @@ async fn saved_edit_converges_without_restart_and_status_and_metrics_say_so() {
     let status = d.status();
     let stack = &status["stacks"]["demo"];
     for kind in ["Valid", "Synced", "Ready", "Drifted"] {
-        let c = stack["conditions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["type"] == kind);
-        let c = c.unwrap_or_else(|| panic!("condition {kind} missing: {stack}"));
+        let c = d.condition(kind);
         for field in ["status", "reason", "message", "lastTransitionTime"] {
             assert!(c.get(field).is_some(), "{kind}.{field} missing");
         }
@@ -309,13 +316,7 @@ async fn invalid_edit_keeps_the_last_good_version_and_post_reconcile_runs_a_pass
     );
     let status = d.status();
     assert_eq!(status["desired"]["valid"], false);
-    let valid = status["stacks"]["demo"]["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Valid")
-        .unwrap()
-        .clone();
+    let valid = d.condition("Valid");
     assert_eq!(valid["status"], "False");
     assert!(
         valid["message"].as_str().unwrap().contains(":26:21:"),
@@ -357,13 +358,7 @@ async fn observe_mode_reports_and_writes_nothing() {
             .stacks()
             .is_empty()
     );
-    let synced = d.status()["stacks"]["demo"]["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Synced")
-        .unwrap()
-        .clone();
+    let synced = d.condition("Synced");
     assert_eq!(
         (synced["status"].as_str(), synced["reason"].as_str()),
         (Some("False"), Some("ChangesPending"))
