@@ -7,7 +7,6 @@ use aws_sdk_backup::types::{BackupPlanInput, BackupRuleInput, BackupSelection, L
 use crate::Result;
 use crate::aws::{self, Clients};
 use crate::context::Context;
-use crate::observe::backup::TAG_MANAGED_BY;
 use crate::plan::{Action, ActionKind, Plan, history_key};
 use crate::render::{BackupPlan, SelectionSpec};
 
@@ -34,7 +33,7 @@ pub(super) async fn execute(
         } => {
             let tags = HashMap::from([
                 (
-                    TAG_MANAGED_BY.to_string(),
+                    crate::render::TAG_MANAGED_BY.to_string(),
                     crate::render::MANAGED_BY.to_string(),
                 ),
                 (crate::render::TAG_NAME.to_string(), owner.clone()),

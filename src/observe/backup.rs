@@ -4,10 +4,8 @@
 use serde::Serialize;
 
 use crate::aws::{self, Clients};
+use crate::render::TAG_MANAGED_BY;
 use crate::{Error, Result};
-
-/// Tag the operator puts on the backup plans it creates.
-pub const TAG_MANAGED_BY: &str = "bedrock-chat-operator/managed-by";
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use super::{Action, ActionKind, History, Plan, diff_maps};
 use crate::observe::{LiveStack, LiveState};
-use crate::render::{MANAGED_BY, RenderedStack, TAG_MANAGED_BY, TAG_NAME, TAG_TEMPLATE};
+use crate::render::{
+    MANAGED_BY, RenderedStack, TAG_MANAGED_BY, TAG_NAME, TAG_PREFIX, TAG_TEMPLATE,
+};
 
 /// Statuses in which CloudFormation is still working; any write would be refused.
 const IN_PROGRESS_SUFFIX: &str = "_IN_PROGRESS";
@@ -134,7 +136,7 @@ fn merged_tags(
 ) -> BTreeMap<String, String> {
     let mut tags: BTreeMap<String, String> = live_tags
         .iter()
-        .filter(|(k, _)| !k.starts_with("bedrock-chat-operator/"))
+        .filter(|(k, _)| !k.starts_with(TAG_PREFIX))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     tags.extend(desired.tags.clone());
@@ -167,7 +169,7 @@ fn update(desired: &RenderedStack, stack: &LiveStack) -> Vec<Action> {
     let ours: BTreeMap<String, String> = stack
         .tags
         .iter()
-        .filter(|(k, _)| k.starts_with("bedrock-chat-operator/"))
+        .filter(|(k, _)| k.starts_with(TAG_PREFIX))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let tag_changes = diff_maps(&ours, &desired.tags);

@@ -8,6 +8,9 @@ use serde::Serialize;
 use crate::chart;
 use crate::desired::{ImageChatStack, Policy};
 
+/// Prefix of every tag the operator writes: its own, to compare and to replace; all
+/// other tags on a stack belong to people and are kept.
+pub const TAG_PREFIX: &str = "bedrock-chat-operator/";
 /// Marks stacks the operator created; it changes no stack without it (unless adopting).
 pub const TAG_MANAGED_BY: &str = "bedrock-chat-operator/managed-by";
 pub const MANAGED_BY: &str = "bedrock-chat-operator";
