@@ -2,6 +2,7 @@
 //! Tests that need AWS start their own moto server (see `common::Emulator`).
 
 mod charts;
+mod chat_path;
 mod common;
 mod daemon;
 mod owned;
