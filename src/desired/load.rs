@@ -92,18 +92,34 @@ pub fn load_bytes(
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
-            let good = &bytes[..e.valid_up_to()];
-            let line = good.iter().filter(|b| **b == b'\n').count() + 1;
-            let col = good.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+            // The first bad byte is where the valid text before it ends (that prefix
+            // always decodes; the fallback is never taken). Lines and columns are counted
+            // as the YAML reader counts them (`\r` breaks a line too, columns are
+            // characters), so that every position in a file means the same.
+            let pos = std::str::from_utf8(&bytes[..e.valid_up_to()])
+                .map(yaml::end_of)
+                .unwrap_or(Pos { line: 1, col: 1 });
             diagnostics.push(Diagnostic::at(
                 file,
-                Pos { line, col },
+                pos,
                 "",
                 "not UTF-8 text: a desired-state file must be YAML",
             ));
             return;
         }
     };
+    // yaml-rust2 takes a NUL character for the end of the input: whatever follows one
+    // would be dropped without a word, and a file that is cut short (or hides text
+    // behind a NUL) would pass as valid. YAML does not allow NUL in a stream anyway.
+    if let Some(at) = text.find('\0') {
+        diagnostics.push(Diagnostic::at(
+            file,
+            yaml::end_of(&text[..at]),
+            "",
+            "NUL character: a desired-state file must be YAML text",
+        ));
+        return;
+    }
     let docs = match yaml::parse_stream(text) {
         Ok(d) => d,
         Err(e) => {

@@ -111,17 +111,18 @@ pub fn parse_stream(src: &str) -> Result<Vec<Document>, SyntaxError> {
     let mut anchors: HashMap<usize, Rc<Node>> = HashMap::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut current: Option<Document> = None;
+    let end = end_of(src);
 
     loop {
         let (event, mark) = parser.next_token().map_err(|e| SyntaxError {
-            pos: Pos::from(*e.marker()),
+            pos: within(end, Pos::from(*e.marker())),
             // The scanner has its own, higher limit for `[[[[…`; say it the same way.
             message: match e.info() {
                 "recursion limit exceeded" => format!("nesting deeper than {MAX_DEPTH} levels"),
                 other => other.to_string(),
             },
         })?;
-        let pos = Pos::from(mark);
+        let pos = within(end, Pos::from(mark));
         let completed: Rc<Node> = match event {
             Event::StreamEnd => break,
             Event::StreamStart | Event::Nothing => continue,
@@ -218,6 +219,41 @@ pub fn parse_stream(src: &str) -> Result<Vec<Document>, SyntaxError> {
     }
     docs.extend(current.take());
     Ok(docs)
+}
+
+/// Where the text ends: the line after its last line break and the column just past its
+/// last character, counting line breaks as YAML does (`\r\n`, `\r` and `\n`) and
+/// columns in characters, as yaml-rust2's markers do.
+pub fn end_of(text: &str) -> Pos {
+    let mut end = Pos { line: 1, col: 1 };
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() == Some(&'\n') {
+            continue;
+        }
+        if matches!(c, '\r' | '\n') {
+            end = Pos {
+                line: end.line + 1,
+                col: 1,
+            };
+        } else {
+            end.col += 1;
+        }
+    }
+    end
+}
+
+/// yaml-rust2 places what it finds at the end of the input (an error, an empty node) one
+/// line past the last line, as its scanner reads a virtual line break there: `4:1` for a
+/// three-line file whose last line is an unfinished key. A line that is not in the file
+/// sends the user to the wrong place, so such a position is moved back to `end`, the end
+/// of the text.
+fn within(end: Pos, pos: Pos) -> Pos {
+    if (pos.line, pos.col) > (end.line, end.col) {
+        end
+    } else {
+        pos
+    }
 }
 
 /// Hands a finished node to its parent: a list item, a mapping key or value, or the root.
@@ -339,6 +375,23 @@ mod tests {
         let block: String = (0..100).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
         let err = parse_stream(&block).unwrap_err();
         assert!(err.message.contains("nesting deeper than 64"), "{err:?}");
+    }
+
+    #[test]
+    fn an_error_at_the_end_of_the_text_stays_on_its_last_line() {
+        // yaml-rust2 says 4:1 for this three-line text; the unfinished key is on line 3.
+        let err = parse_stream("a: b\nc: d\nx").unwrap_err();
+        assert_eq!(err.pos, Pos { line: 3, col: 2 });
+        let err = parse_stream("a: b\r\nc: d\r\nx").unwrap_err();
+        assert_eq!(err.pos, Pos { line: 3, col: 2 });
+        // An empty key at the very end is placed there too, not on a line after it.
+        let docs = parse_stream("? ").unwrap();
+        let NodeKind::Map(entries) = &docs[0].root.as_ref().unwrap().kind else {
+            panic!("not a map")
+        };
+        assert_eq!(entries[0].1, Pos { line: 1, col: 3 });
+        assert_eq!(end_of("a\rb\r\nc\n"), Pos { line: 4, col: 1 });
+        assert_eq!(end_of("é🦀"), Pos { line: 1, col: 3 });
     }
 
     #[test]
