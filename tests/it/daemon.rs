@@ -258,10 +258,12 @@ async fn out_of_band_change_is_corrected_within_one_resync() {
         .unwrap();
     let changed = Instant::now();
     let mark = d.mark();
-    d.wait_from(mark, "the count set back", |l| {
+    let (at, _) = d.wait_from(mark, "the count set back", |l| {
         l.contains(r#""action":"SetDesiredCount""#)
     });
     let took = changed.elapsed();
+    // The action is logged as it starts; its pass's summary says it finished.
+    d.wait_from(at, "the pass that set it back", applied);
     let svc = ecs
         .describe_services()
         .cluster(&cluster)
