@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -14,6 +15,10 @@ use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorC
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::timeout::TimeoutConfig;
+
+mod retry;
+pub use retry::NotImplementedIsFinal;
 
 /// Key of one counted series: service, operation, outcome (`ok` or `error`).
 pub type CallKey = (String, String, &'static str);
@@ -128,9 +133,28 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
+/// How long one attempt of an AWS call may take before the SDK abandons it and retries
+/// (its standard mode: 3 attempts, exponential backoff with jitter). The SDK's default
+/// has only a connect timeout: an answer that never comes (a dead connection, a stalled
+/// endpoint) would hold the pass, and with it the stack's worker, forever. No call the
+/// operator makes takes seconds on a healthy endpoint; see docs/RELIABILITY.md.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The SDK's configuration loader with the operator's timeouts; everything else comes
+/// from the environment (credentials, region, `AWS_ENDPOINT_URL`, retry settings).
+pub fn config_loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+        TimeoutConfig::builder()
+            // The SDK's own default, kept explicit beside the attempt timeout.
+            .connect_timeout(Duration::from_millis(3100))
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .build(),
+    )
+}
+
 /// Loads the shared configuration for `region` from the environment.
 pub async fn load_config(region: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    config_loader()
         .region(Region::new(region.to_string()))
         .load()
         .await
@@ -143,6 +167,7 @@ impl Clients {
                 $sdk::Client::from_conf(
                     $sdk::config::Builder::from(config)
                         .interceptor(counter.clone())
+                        .retry_classifier(NotImplementedIsFinal)
                         .build(),
                 )
             };
@@ -153,6 +178,7 @@ impl Clients {
             aws_sdk_s3::config::Builder::from(config)
                 .force_path_style(config.endpoint_url().is_some())
                 .interceptor(counter.clone())
+                .retry_classifier(NotImplementedIsFinal)
                 .build(),
         );
         Clients {

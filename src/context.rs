@@ -35,6 +35,9 @@ impl Default for Settings {
     }
 }
 
+/// How long an "operation not implemented" answer is trusted before asking again.
+pub const UNIMPLEMENTED_TTL: Duration = Duration::from_secs(60 * 60);
+
 pub struct Context {
     base: SdkConfig,
     /// Every AWS call of the process (the metrics read it).
@@ -44,6 +47,11 @@ pub struct Context {
     history: Mutex<HashMap<String, History>>,
     /// Warnings said once per process (an API the endpoint does not implement…).
     warned: Mutex<std::collections::HashSet<String>>,
+    /// Operations this endpoint answered it does not implement (`Error::is_unimplemented`),
+    /// with that answer and when. Asking again each pass would cost a call and change
+    /// nothing; but a code-less 5xx can also be a passing fault, so the answer is
+    /// trusted for `UNIMPLEMENTED_TTL` only, then the operation is asked again.
+    unimplemented: Mutex<HashMap<&'static str, (std::time::Instant, String)>>,
 }
 
 impl Context {
@@ -56,14 +64,13 @@ impl Context {
             settings,
             history: Mutex::new(HashMap::new()),
             warned: Mutex::new(Default::default()),
+            unimplemented: Mutex::new(HashMap::new()),
         }
     }
 
     /// Loads credentials and endpoint from the environment, like the AWS CLI.
     pub async fn from_env(settings: Settings) -> Self {
-        let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
+        let base = crate::aws::config_loader().load().await;
         Self::new(base, settings)
     }
 
@@ -98,6 +105,39 @@ impl Context {
         f(map.entry(key.to_string()).or_default());
     }
 
+    /// What the endpoint answered when `operation` was found unimplemented, if it was,
+    /// less than `UNIMPLEMENTED_TTL` ago.
+    pub fn unimplemented(&self, operation: &'static str) -> Option<String> {
+        self.unimplemented_at(operation, std::time::Instant::now())
+    }
+
+    fn unimplemented_at(&self, operation: &'static str, now: std::time::Instant) -> Option<String> {
+        let mut map = self
+            .unimplemented
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match map.get(operation) {
+            Some((since, reason)) if now.duration_since(*since) < UNIMPLEMENTED_TTL => {
+                Some(reason.clone())
+            }
+            Some(_) => {
+                map.remove(operation);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Remembers that the endpoint does not implement `operation`; true the first time
+    /// (so the caller says it once).
+    pub fn set_unimplemented(&self, operation: &'static str, reason: &str) -> bool {
+        self.unimplemented
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(operation, (std::time::Instant::now(), reason.to_string()))
+            .is_none()
+    }
+
     /// True the first time `key` is seen: for warnings that would otherwise repeat
     /// every pass.
     pub fn first_time(&self, key: &str) -> bool {
@@ -105,5 +145,27 @@ impl Context {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(key.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unimplemented_operation_is_remembered_and_said_once() {
+        let ctx = Context::new(SdkConfig::builder().build(), Settings::default());
+        assert_eq!(ctx.unimplemented("ListBackupSelections"), None);
+        assert!(ctx.set_unimplemented("ListBackupSelections", "HTTP 500"));
+        assert!(!ctx.set_unimplemented("ListBackupSelections", "HTTP 500"));
+        assert_eq!(
+            ctx.unimplemented("ListBackupSelections").as_deref(),
+            Some("HTTP 500")
+        );
+        assert_eq!(ctx.unimplemented("DetectStackDrift"), None);
+        // After the TTL the operation is asked again (and said again if still missing).
+        let later = std::time::Instant::now() + UNIMPLEMENTED_TTL;
+        assert_eq!(ctx.unimplemented_at("ListBackupSelections", later), None);
+        assert!(ctx.set_unimplemented("ListBackupSelections", "HTTP 500"));
     }
 }

@@ -136,10 +136,16 @@ async fn change_set(
         .chars()
         .take(1024)
         .collect();
+    // The change set's name doubles as the idempotency token of both calls: when an
+    // answer is lost (a reset connection) the SDK's retry repeats the request, and the
+    // token lets CloudFormation recognise the repeat instead of refusing it as a
+    // duplicate (AlreadyExists, InvalidChangeSetStatus) and failing the pass; see
+    // docs/RELIABILITY.md.
     let mut req = cfn
         .create_change_set()
         .stack_name(stack)
         .change_set_name(&name)
+        .client_token(&name)
         .change_set_type(kind.clone())
         .template_body(&template.body)
         .capabilities(Capability::CapabilityIam)
@@ -173,13 +179,23 @@ async fn change_set(
     // Wait for CloudFormation to compute the change set.
     let started = Instant::now();
     loop {
-        let cs = cfn
+        let cs = match cfn
             .describe_change_set()
             .change_set_name(&id)
             .stack_name(stack)
             .send()
             .await
-            .map_err(|e| aws::error("CloudFormation", "DescribeChangeSet", stack, e))?;
+            .map_err(|e| aws::error("CloudFormation", "DescribeChangeSet", stack, e))
+        {
+            Ok(cs) => cs,
+            // As for the stack wait: one failed poll does not end the wait.
+            Err(e) if e.is_retriable() && started.elapsed() <= ctx.settings.changeset_timeout => {
+                tracing::warn!(stack, error = %e, "could not read the change set; still waiting");
+                tokio::time::sleep(ctx.settings.poll_interval).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         match cs.status() {
             Some(ChangeSetStatus::CreateComplete) => {
                 tracing::info!(stack, change_set = %name, changes = cs.changes().len(), "change set ready");
@@ -226,6 +242,7 @@ async fn change_set(
     cfn.execute_change_set()
         .change_set_name(&id)
         .stack_name(stack)
+        .client_request_token(&name)
         .send()
         .await
         .map_err(|e| aws::error("CloudFormation", "ExecuteChangeSet", stack, e))?;
@@ -261,24 +278,21 @@ async fn wait_stack(
 ) -> Result<String> {
     let started = Instant::now();
     loop {
-        events.poll(clients, stack).await?;
-        let out = clients
-            .cloudformation
-            .describe_stacks()
-            .stack_name(stack)
-            .send()
-            .await;
-        let status = match out {
-            Ok(o) => o
-                .stacks()
-                .first()
-                .and_then(|s| s.stack_status())
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_else(|| StackStatus::DeleteComplete.as_str().to_string()),
-            // Some endpoints forget a deleted stack at once instead of keeping it as
-            // DELETE_COMPLETE.
-            Err(e) if aws::is_missing_stack(&e) => StackStatus::DeleteComplete.as_str().to_string(),
-            Err(e) => return Err(aws::error("CloudFormation", "DescribeStacks", stack, e)),
+        let polled = match events.poll(clients, stack).await {
+            Ok(()) => read_status(clients, stack).await,
+            Err(e) => Err(e),
+        };
+        let status = match polled {
+            Ok(status) => status,
+            // CloudFormation carries on whatever happens to one poll: a throttled or
+            // failed read (after the SDK's own retries) is no reason to abandon the
+            // wait, and so the pass, while the deadline still holds.
+            Err(e) if e.is_retriable() && started.elapsed() <= ctx.settings.stack_timeout => {
+                tracing::warn!(stack, error = %e, "could not read the stack; still waiting");
+                tokio::time::sleep(ctx.settings.poll_interval).await;
+                continue;
+            }
+            Err(e) => return Err(e),
         };
         if !status.ends_with("_IN_PROGRESS") {
             if is_success(&status) {
@@ -296,6 +310,27 @@ async fn wait_stack(
             });
         }
         tokio::time::sleep(ctx.settings.poll_interval).await;
+    }
+}
+
+async fn read_status(clients: &Clients, stack: &str) -> Result<String> {
+    let out = clients
+        .cloudformation
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await;
+    match out {
+        Ok(o) => Ok(o
+            .stacks()
+            .first()
+            .and_then(|s| s.stack_status())
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| StackStatus::DeleteComplete.as_str().to_string())),
+        // Some endpoints forget a deleted stack at once instead of keeping it as
+        // DELETE_COMPLETE.
+        Err(e) if aws::is_missing_stack(&e) => Ok(StackStatus::DeleteComplete.as_str().to_string()),
+        Err(e) => Err(aws::error("CloudFormation", "DescribeStacks", stack, e)),
     }
 }
 

@@ -269,6 +269,9 @@ async fn owned(
         .filter(|(_, sha)| *sha == want.backup_plan_sha256)
         .map(|(version, _)| version);
     let scaling_id = observe::scaling_resource_id(&outputs.cluster, &outputs.openwebui_service);
+    // An endpoint that answered it has no ListBackupSelections is not asked every pass.
+    const LIST_SELECTIONS: &str = "ListBackupSelections";
+    let selections_unimplemented = ctx.unimplemented(LIST_SELECTIONS);
     let (services, scaling, config, backup) = tokio::join!(
         observe::describe_services(
             clients,
@@ -277,18 +280,19 @@ async fn owned(
         ),
         observe::describe_scaling(clients, &scaling_id, want.openwebui_autoscaling.is_some(),),
         observe::config_sha256(clients, &outputs.config_bucket, &outputs.config_key),
-        observe::describe_backup(
+        observe::describe_backup_with(
             clients,
             &want.backup_plan.backup_plan_name,
-            verified.as_deref()
+            verified.as_deref(),
+            selections_unimplemented.as_deref(),
         ),
     );
     let [openwebui, litellm] = services?;
     let backup = backup?;
     if let observe::Selections::Unavailable { reason } = &backup.selections
-        && ctx.first_time("backup-selections-unavailable")
+        && ctx.set_unimplemented(LIST_SELECTIONS, reason)
     {
-        tracing::warn!(%reason, "backup selections cannot be read on this endpoint; they are not checked (said once)");
+        tracing::warn!(%reason, "backup selections cannot be read on this endpoint; they are not checked, nor asked for again (said once)");
     }
     let ready = readiness(&[("Open WebUI", &openwebui), ("LiteLLM", &litellm)]);
     let live = LiveOwned {

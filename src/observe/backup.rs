@@ -71,6 +71,17 @@ pub async fn describe_backup(
     name: &str,
     verified_version: Option<&str>,
 ) -> Result<LiveBackup> {
+    describe_backup_with(clients, name, verified_version, None).await
+}
+
+/// `describe_backup`, where `selections_unimplemented` is the endpoint's earlier answer
+/// that it does not implement ListBackupSelections: then that call is not made again.
+pub async fn describe_backup_with(
+    clients: &Clients,
+    name: &str,
+    verified_version: Option<&str>,
+    selections_unimplemented: Option<&str>,
+) -> Result<LiveBackup> {
     let b = &clients.backup;
     let mut found = None;
     let mut pages = b.list_backup_plans().into_paginator().send();
@@ -129,27 +140,11 @@ pub async fn describe_backup(
         Some(PlanDetails { managed, rules })
     };
 
-    let selections = match b.list_backup_selections().backup_plan_id(&id).send().await {
-        Ok(out) => Selections::Known {
-            selections: out
-                .backup_selections_list()
-                .iter()
-                .map(|s| LiveSelection {
-                    id: s.selection_id().unwrap_or_default().to_string(),
-                    name: s.selection_name().unwrap_or_default().to_string(),
-                    role: s.iam_role_arn().unwrap_or_default().to_string(),
-                })
-                .collect(),
+    let selections = match selections_unimplemented {
+        Some(reason) => Selections::Unavailable {
+            reason: reason.to_string(),
         },
-        Err(e) => {
-            let err: Error = aws::error("Backup", "ListBackupSelections", name, e);
-            if !err.is_unimplemented() {
-                return Err(err);
-            }
-            Selections::Unavailable {
-                reason: err.to_string(),
-            }
-        }
+        None => list_selections(b, &id, name).await?,
     };
     Ok(LiveBackup {
         plan: Some(LivePlan {
@@ -160,4 +155,30 @@ pub async fn describe_backup(
         }),
         selections,
     })
+}
+
+/// The plan's selections; `Unavailable` where the endpoint does not implement the call.
+async fn list_selections(b: &aws_sdk_backup::Client, id: &str, name: &str) -> Result<Selections> {
+    match b.list_backup_selections().backup_plan_id(id).send().await {
+        Ok(out) => Ok(Selections::Known {
+            selections: out
+                .backup_selections_list()
+                .iter()
+                .map(|s| LiveSelection {
+                    id: s.selection_id().unwrap_or_default().to_string(),
+                    name: s.selection_name().unwrap_or_default().to_string(),
+                    role: s.iam_role_arn().unwrap_or_default().to_string(),
+                })
+                .collect(),
+        }),
+        Err(e) => {
+            let err: Error = aws::error("Backup", "ListBackupSelections", name, e);
+            if !err.is_unimplemented() {
+                return Err(err);
+            }
+            Ok(Selections::Unavailable {
+                reason: err.to_string(),
+            })
+        }
+    }
 }

@@ -9,6 +9,7 @@ mod stack;
 
 pub use backup::{
     LiveBackup, LivePlan, LiveRule, LiveSelection, PlanDetails, Selections, describe_backup,
+    describe_backup_with,
 };
 pub use drift::detect_drift;
 pub use models::{SHA256_METADATA, config_sha256};

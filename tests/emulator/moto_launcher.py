@@ -22,7 +22,9 @@ stack model; executing a change set updates the stack's outputs, parameters and 
 as moto's own UpdateStack path does; and a Deny statement conditioned on a key the
 request does not carry no longer denies (moto's policy evaluation; the config bucket's
 TLS-only policy needs it); Backup's ListTags finds the ARN without boto3's
-trailing slash; and a deleted backup plan's name can be used again, as in AWS Backup.
+trailing slash; a deleted backup plan's name can be used again, as in AWS Backup; and a
+retried CreateChangeSet, ExecuteChangeSet or CreateBackupPlan is idempotent through its
+client token, as in AWS, instead of being done twice.
 
 Usage: python tests/emulator/moto_launcher.py [--host 127.0.0.1] [--port 5000]
 Prints exactly one line "moto listening on http://HOST:PORT" once the server accepts
@@ -939,6 +941,106 @@ def _backup_plan_name_free_after_delete() -> None:
     BackupBackend.create_backup_plan = create_backup_plan
 
 
+def _retries_are_idempotent() -> None:
+    """AWS makes a retried request safe; moto 5.2.5 repeats it. A client retries a
+    request whose answer was lost (a reset connection), so these matter to the fault
+    suite (tests/it/faults.rs):
+    - CreateChangeSet: a change set name already used on the stack is refused
+      (AlreadyExistsException), unless the request repeats the same ClientToken, which
+      returns the change set made the first time; a CREATE change set for a stack left
+      in REVIEW_IN_PROGRESS reuses that stack (moto made a second stack of that name);
+    - ExecuteChangeSet: a change set no longer AVAILABLE is refused
+      (InvalidChangeSetStatus), unless the request repeats the ClientRequestToken of the
+      execution that worked (moto executed it again);
+    - CreateBackupPlan: a repeated CreatorRequestId returns the plan it created (moto
+      refused the name as taken)."""
+    from moto.cloudformation import models as cfn_models
+    from moto.cloudformation import responses as cfn_responses
+    from moto.cloudformation.exceptions import AlreadyExistsException, CloudFormationError, ValidationError
+    from moto.core.responses import ActionResult, EmptyResult
+
+    class InvalidChangeSetStatus(CloudFormationError):
+        code = "InvalidChangeSetStatusException"
+
+    backend_create = cfn_models.CloudFormationBackend.create_change_set
+
+    def create_change_set(self: Any, stack_name: str, change_set_name: str, *args: Any, **kwargs: Any) -> Any:
+        change_set_type = kwargs.get("change_set_type", "CREATE")
+        waiting = None
+        if change_set_type != "UPDATE":
+            live = [s for s in self.stacks.values() if s.name == stack_name]
+            if live and live[0].status != "REVIEW_IN_PROGRESS":
+                raise ValidationError(
+                    message=f"Stack [{stack_name}] already exists and cannot be created again with the changeSet [{change_set_name}]."
+                )
+            waiting = live[0] if live else None
+        before = set(self.stacks)
+        change_set_id, stack_id = backend_create(self, stack_name, change_set_name, *args, **kwargs)
+        if waiting is not None:
+            for made in set(self.stacks) - before:
+                del self.stacks[made]
+            change_set = self.change_sets[change_set_id]
+            change_set.stack = waiting
+            change_set.stack_id = waiting.stack_id
+            stack_id = waiting.stack_id
+        return change_set_id, stack_id
+
+    cfn_models.CloudFormationBackend.create_change_set = create_change_set
+
+    response_create = cfn_responses.CloudFormationResponse.create_change_set
+
+    def create_change_set_response(self: Any) -> Any:
+        name = self._get_param("ChangeSetName")
+        stack_name = self._get_param("StackName")
+        token = self._get_param("ClientToken")
+        for cs in self.cloudformation_backend.change_sets.values():
+            gone = cs.stack.status == "DELETE_COMPLETE"
+            if cs.change_set_name == name and stack_name in (cs.stack_name, cs.stack_id) and not gone:
+                if token and getattr(cs, "client_token", None) == token:
+                    return ActionResult({"Id": cs.change_set_id, "StackId": cs.stack_id})
+                raise AlreadyExistsException(f"ChangeSet {name} already exists")
+        result = response_create(self)
+        for cs in self.cloudformation_backend.change_sets.values():
+            if cs.change_set_name == name and not hasattr(cs, "client_token"):
+                cs.client_token = token
+        return result
+
+    cfn_responses.CloudFormationResponse.create_change_set = create_change_set_response
+
+    response_execute = cfn_responses.CloudFormationResponse.execute_change_set
+
+    def execute_change_set_response(self: Any) -> Any:
+        name = self._get_param("ChangeSetName")
+        token = self._get_param("ClientRequestToken")
+        sets = self.cloudformation_backend.change_sets
+        found = sets.get(name) or next((cs for cs in sets.values() if cs.change_set_name == name), None)
+        if found is not None and found.execution_status != "AVAILABLE":
+            if token and getattr(found, "execute_token", None) == token:
+                return EmptyResult()
+            raise InvalidChangeSetStatus(
+                f"ChangeSet [{found.change_set_id}] cannot be executed in its current execution status of [{found.execution_status}]"
+            )
+        result = response_execute(self)
+        if found is not None:
+            found.execute_token = token
+        return result
+
+    cfn_responses.CloudFormationResponse.execute_change_set = execute_change_set_response
+
+    from moto.backup.models import BackupBackend
+
+    create_plan = BackupBackend.create_backup_plan
+
+    def create_backup_plan(self: Any, backup_plan: Any, backup_plan_tags: Any, creator_request_id: Any) -> Any:
+        if creator_request_id:
+            for plan in self.plans.values():
+                if plan.creator_request_id == creator_request_id and plan.deletion_date is None:
+                    return plan
+        return create_plan(self, backup_plan, backup_plan_tags, creator_request_id)
+
+    BackupBackend.create_backup_plan = create_backup_plan
+
+
 def install() -> list[str]:
     """Complete moto's CloudFormation engine; returns the resource types added."""
     _complete_existing_models()
@@ -947,6 +1049,7 @@ def install() -> list[str]:
     _deny_applies_only_when_its_condition_matches()
     _backup_list_tags_without_trailing_slash()
     _backup_plan_name_free_after_delete()
+    _retries_are_idempotent()
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
     model_map = parsing.get_model_map()

@@ -1,11 +1,16 @@
-//! Test support: a moto server per test on a free loopback port, and helpers to run the
-//! operator's binary against it through the standard `AWS_ENDPOINT_URL`.
+//! Test support: a moto server per test on a free loopback port, helpers to run the
+//! operator's binary against an AWS endpoint through the standard `AWS_ENDPOINT_URL`, a
+//! minimal HTTP client, and (in `daemon`) the harness for the long-running daemon.
+
+mod daemon;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+
+pub use daemon::{Daemon, Options, run_args};
 
 pub const REGION: &str = "us-west-2";
 
@@ -23,6 +28,90 @@ pub fn skip_emulator_tests() -> bool {
     std::env::var("BCO_SKIP_EMULATOR_TESTS").is_ok_and(|v| v == "1")
 }
 
+/// The venv's Python, which runs moto and the other emulator helpers. Panics with the
+/// fix when the venv is missing.
+pub fn python() -> PathBuf {
+    let python = repo_root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "the AWS emulator is not installed ({} is missing): run scripts/test, or scripts/setup-venv; \
+         set BCO_SKIP_EMULATOR_TESTS=1 to skip emulator tests explicitly",
+        python.display()
+    );
+    python
+}
+
+/// target/emulator-logs, where the emulator helpers' logs stay after the test.
+pub fn log_dir() -> PathBuf {
+    let dir = repo_root().join("target/emulator-logs");
+    std::fs::create_dir_all(&dir).expect("create target/emulator-logs");
+    dir
+}
+
+/// A new, empty, kept log file in `log_dir()`, named PREFIX….log.
+pub fn new_log(prefix: &str) -> PathBuf {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".log")
+        .tempfile_in(log_dir())
+        .expect("emulator log file")
+        .keep()
+        .expect("keep emulator log")
+        .1
+}
+
+/// Spawns a Python helper that prints one line once it serves, its stderr appended to
+/// `log`; returns the child and that line (None when it exited or said nothing within
+/// 90 s).
+pub fn spawn_reporting(mut cmd: Command, log: &Path) -> (Child, Option<String>) {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("open helper log");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("start a Python helper");
+    let stdout = child.stdout.take().expect("helper stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        // Keep draining so the helper never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let line = rx.recv_timeout(Duration::from_secs(90)).ok();
+    (child, line)
+}
+
+/// SDK configuration for an emulator at `endpoint`, as the environment would give it.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    use aws_sdk_cloudformation::config::Credentials;
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// The operator's binary, with the environment a user would set for an emulator at
+/// `endpoint`.
+pub fn operator(endpoint: &str) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env_remove("AWS_PROFILE")
+        .env("BCO_LOG_FORMAT", "json");
+    cmd
+}
+
 /// A moto server (through the project's launcher) that lives as long as this value.
 pub struct Emulator {
     child: Child,
@@ -33,52 +122,19 @@ pub struct Emulator {
 impl Emulator {
     /// Starts a fresh emulator on a free port. Panics with the fix when the venv is missing.
     pub fn start() -> Emulator {
-        let root = repo_root();
-        let python = root.join(".venv/bin/python");
-        let launcher = root.join("tests/emulator/moto_launcher.py");
-        assert!(
-            python.exists(),
-            "the AWS emulator is not installed ({} is missing): run scripts/test, or scripts/setup-venv; \
-             set BCO_SKIP_EMULATOR_TESTS=1 to skip emulator tests explicitly",
-            python.display()
-        );
-        let log_dir = root.join("target/emulator-logs");
-        std::fs::create_dir_all(&log_dir).expect("create target/emulator-logs");
-        let log = tempfile::Builder::new()
-            .prefix("moto-")
-            .suffix(".log")
-            .tempfile_in(&log_dir)
-            .expect("emulator log file")
-            .keep()
-            .expect("keep emulator log")
-            .1;
-        let stderr = std::fs::File::create(&log).expect("open emulator log");
-        let mut child = Command::new(&python)
-            .arg(&launcher)
-            .args(["--host", "127.0.0.1", "--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", launcher.display()));
-        let stdout = child.stdout.take().expect("launcher stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            // Keep draining so the launcher never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let line = match rx.recv_timeout(Duration::from_secs(90)) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                panic!(
-                    "the emulator did not report its address within 90 s; its log: {}",
-                    log.display()
-                );
-            }
+        let launcher = repo_root().join("tests/emulator/moto_launcher.py");
+        let mut cmd = Command::new(python());
+        cmd.arg(&launcher)
+            .args(["--host", "127.0.0.1", "--port", "0"]);
+        let log = new_log("moto-");
+        let (mut child, line) = spawn_reporting(cmd, &log);
+        let Some(line) = line else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the emulator did not report its address within 90 s; its log: {}",
+                log.display()
+            );
         };
         let endpoint = line
             .strip_prefix("moto listening on ")
@@ -94,25 +150,12 @@ impl Emulator {
 
     /// SDK configuration for this emulator, as the environment would give it.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        use aws_sdk_cloudformation::config::Credentials;
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-            .load()
-            .await
+        sdk_config(&self.endpoint).await
     }
 
     /// The operator's binary, with the environment a user would set for this emulator.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(bin());
-        cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", REGION)
-            .env_remove("AWS_PROFILE")
-            .env("BCO_LOG_FORMAT", "json");
-        cmd
+        operator(&self.endpoint)
     }
 }
 
@@ -141,8 +184,10 @@ pub fn run_offline(args: &[&str], cwd: &Path) -> Output {
 }
 
 /// One HTTP/1.1 request over a fresh connection (`Connection: close`, body read to EOF):
-/// enough for the operator's endpoints and LiteLLM, without an HTTP client dependency.
-/// Returns (status, body); status 0 when nothing parsable came back.
+/// enough for the operator's endpoints, the emulator helpers' control endpoints and
+/// LiteLLM, without an HTTP client dependency. A server silent for 120 s fails the
+/// request rather than hanging the test. Returns (status, body); status 0 when nothing
+/// parsable came back.
 pub fn http(
     addr: &str,
     method: &str,
@@ -153,6 +198,7 @@ pub fn http(
     use std::io::{Read, Write};
     let mut s =
         std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -163,8 +209,9 @@ pub fn http(
     head.push_str("\r\n");
     s.write_all(head.as_bytes()).unwrap();
     s.write_all(body.as_bytes()).unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8_lossy(&raw);
     let code = raw
         .split_whitespace()
         .nth(1)

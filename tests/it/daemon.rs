@@ -3,148 +3,30 @@
 //! good version (and is said once), `POST /reconcile` runs a pass, observe mode writes
 //! nothing, SIGTERM exits 0, and of two daemons on one lease only one writes.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{Emulator, skip_emulator_tests};
+use crate::common::{Daemon, Emulator, Options, run_args, skip_emulator_tests};
 use crate::stack::{desired_file, example};
 
-struct Daemon {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    addr: String,
+/// The daemon on `file` against `emu`, with `extra` arguments; waits up to 60 s.
+fn start(emu: &Emulator, file: &Path, extra: &[&str]) -> Daemon {
+    Daemon::start(
+        run_args(&mut emu.command(), file).args(extra),
+        Options::default(),
+    )
 }
 
-impl Daemon {
-    fn start(emu: &Emulator, file: &Path, extra: &[&str]) -> Daemon {
-        let mut child = emu
-            .command()
-            .arg("run")
-            .arg("--desired-state")
-            .arg(file)
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--poll-interval",
-                "100ms",
-                "--debounce",
-                "100ms",
-            ])
-            .args(extra)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start the daemon");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&lines);
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let mut d = Daemon {
-            child,
-            lines,
-            addr: String::new(),
-        };
-        let line = d.wait_for("listen address", |l| l.contains("serving /healthz"));
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        d.addr = v["addr"].as_str().unwrap().to_string();
-        d
-    }
-
-    /// Waits (up to 60 s) for a log line matching `pred` and returns it.
-    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        self.wait_from(0, what, pred).1
-    }
-
-    /// Like `wait_for`, among the lines from index `from`; returns (index, line).
-    fn wait_from(&self, from: usize, what: &str, pred: impl Fn(&str) -> bool) -> (usize, String) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            {
-                let lines = self.lines.lock().unwrap();
-                if let Some((i, l)) = lines.iter().enumerate().skip(from).find(|(_, l)| pred(l)) {
-                    return (i, l.clone());
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; log:\n{}",
-                self.lines.lock().unwrap().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn count(&self, pred: impl Fn(&str) -> bool) -> usize {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| pred(l))
-            .count()
-    }
-
-    fn mark(&self) -> usize {
-        self.lines.lock().unwrap().len()
-    }
-
-    fn http(&self, method: &str, path: &str) -> (u16, String) {
-        crate::common::http(&self.addr, method, path, &[], "")
-    }
-
-    fn status(&self) -> serde_json::Value {
-        serde_json::from_str(&self.http("GET", "/status").1).unwrap()
-    }
-
-    /// The condition `kind` of stack `demo` in `/status`.
-    fn condition(&self, kind: &str) -> serde_json::Value {
-        let status = self.status();
-        status["stacks"]["demo"]["conditions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["type"] == kind)
-            .unwrap_or_else(|| panic!("condition {kind} missing: {status}"))
-            .clone()
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = std::process::Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-    }
-
-    /// SIGTERM, then the exit code.
-    fn stop(mut self) -> i32 {
-        self.signal("-TERM");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the daemon did not stop after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The condition `kind` of stack `demo` in `/status`.
+fn condition(d: &Daemon, kind: &str) -> serde_json::Value {
+    let status = d.status();
+    status["stacks"]["demo"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == kind)
+        .unwrap_or_else(|| panic!("condition {kind} missing: {status}"))
+        .clone()
 }
 
 fn applied(l: &str) -> bool {
@@ -187,7 +69,7 @@ async fn saved_edit_converges_without_restart_and_status_and_metrics_say_so() {
     }
     let emu = Emulator::start();
     let (_dir, file) = desired_file(&example());
-    let d = Daemon::start(&emu, &file, &["--resync", "60s"]);
+    let d = start(&emu, &file, &["--resync", "60s"]);
     d.wait_for("first pass applied", applied);
     // The summary line says what happened, how long, and when the next pass runs.
     let line = d.wait_for("summary", applied);
@@ -207,7 +89,7 @@ async fn saved_edit_converges_without_restart_and_status_and_metrics_say_so() {
     let status = d.status();
     let stack = &status["stacks"]["demo"];
     for kind in ["Valid", "Synced", "Ready", "Drifted"] {
-        let c = d.condition(kind);
+        let c = condition(&d, kind);
         for field in ["status", "reason", "message", "lastTransitionTime"] {
             assert!(c.get(field).is_some(), "{kind}.{field} missing");
         }
@@ -243,7 +125,7 @@ async fn out_of_band_change_is_corrected_within_one_resync() {
     }
     let emu = Emulator::start();
     let (_dir, file) = desired_file(&example());
-    let d = Daemon::start(&emu, &file, &["--resync", "2s"]);
+    let d = start(&emu, &file, &["--resync", "2s"]);
     d.wait_for("first pass applied", applied);
     let mark = d.mark();
     d.wait_from(mark, "a quiet pass", in_sync);
@@ -284,7 +166,7 @@ async fn invalid_edit_keeps_the_last_good_version_and_post_reconcile_runs_a_pass
     }
     let emu = Emulator::start();
     let (_dir, file) = desired_file(&example());
-    let d = Daemon::start(&emu, &file, &["--resync", "60s"]);
+    let d = start(&emu, &file, &["--resync", "60s"]);
     d.wait_for("first pass applied", applied);
 
     std::fs::write(
@@ -304,7 +186,7 @@ async fn invalid_edit_keeps_the_last_good_version_and_post_reconcile_runs_a_pass
     );
     let status = d.status();
     assert_eq!(status["desired"]["valid"], false);
-    let valid = d.condition("Valid");
+    let valid = condition(&d, "Valid");
     assert_eq!(valid["status"], "False");
     assert!(
         valid["message"].as_str().unwrap().contains(":26:21:"),
@@ -333,7 +215,7 @@ async fn observe_mode_reports_and_writes_nothing() {
     }
     let emu = Emulator::start();
     let (_dir, file) = desired_file(&example().replace("mode: enforce", "mode: observe"));
-    let d = Daemon::start(&emu, &file, &["--resync", "60s"]);
+    let d = start(&emu, &file, &["--resync", "60s"]);
     let line = d.wait_for("a pass", |l| l.contains("reconciled in"));
     assert!(line.contains(": pending"), "{line}");
     assert!(line.contains(r#""aws_writes":0"#), "{line}");
@@ -346,7 +228,7 @@ async fn observe_mode_reports_and_writes_nothing() {
             .stacks()
             .is_empty()
     );
-    let synced = d.condition("Synced");
+    let synced = condition(&d, "Synced");
     assert_eq!(
         (synced["status"].as_str(), synced["reason"].as_str()),
         (Some("False"), Some("ChangesPending"))
@@ -369,10 +251,10 @@ async fn of_two_daemons_on_one_lease_only_one_writes_and_killing_it_hands_over()
         "--resync",
         "1s",
     ];
-    let a = Daemon::start(&emu, &file, &lease);
+    let a = start(&emu, &file, &lease);
     a.wait_for("A takes the lease", |l| l.contains("lease taken"));
     a.wait_for("A deploys", applied);
-    let b = Daemon::start(&emu, &file, &lease);
+    let b = start(&emu, &file, &lease);
     b.wait_for("B observes", |l| l.contains("held by another operator"));
     b.wait_for("B passes", in_sync);
     assert_eq!(
@@ -403,8 +285,7 @@ async fn of_two_daemons_on_one_lease_only_one_writes_and_killing_it_hands_over()
 
     // A dies without releasing: B takes over within one TTL and then corrects drift.
     let mut a = a;
-    a.child.kill().unwrap();
-    a.child.wait().unwrap();
+    a.kill();
     let killed = Instant::now();
     let mark = b.mark();
     b.wait_from(mark, "B takes the lease", |l| l.contains("lease taken"));
@@ -463,7 +344,7 @@ async fn commits_to_a_git_source_are_deployed() {
     let work = tempfile::tempdir().unwrap();
     let url = format!("file://{}", repo.path().display());
     let checkout = work.path().join("checkout");
-    let d = Daemon::start(
+    let d = start(
         &emu,
         Path::new("desired-state"),
         &[

@@ -5,6 +5,7 @@ mod charts;
 mod chat_path;
 mod common;
 mod daemon;
+mod faults;
 mod load_props;
 mod owned;
 mod owned_mocked;

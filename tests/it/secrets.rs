@@ -14,16 +14,12 @@
 //! scanned are shown to be the real, verbose ones (they hold TRACE lines from the SDK and
 //! the database secret's ARN, which flows from the document into the logs).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 
-use crate::common::{Emulator, skip_emulator_tests};
+use crate::common::{Daemon, Emulator, Options, run_args, skip_emulator_tests};
 use crate::stack::{desired_file, example};
 
 /// The example's placeholder database secret ARN, replaced by a real one on moto.
@@ -97,124 +93,6 @@ fn own_tail(log: &str, n: usize) -> String {
         .filter(|l| !l.starts_with('{') || l.contains(r#""target":"bedrock_chat_operator"#))
         .collect();
     own[own.len().saturating_sub(n)..].join("\n")
-}
-
-/// The daemon with stdout and stderr captured, line by line, into one log.
-struct Daemon {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    readers: Vec<std::thread::JoinHandle<()>>,
-    addr: String,
-}
-
-impl Daemon {
-    fn start(mut cmd: Command) -> Daemon {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the daemon");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stdout = child.stdout.take().expect("daemon stdout");
-        let stderr = child.stderr.take().expect("daemon stderr");
-        let mut readers = Vec::new();
-        for pipe in [
-            Box::new(stdout) as Box<dyn Read + Send>,
-            Box::new(stderr) as Box<dyn Read + Send>,
-        ] {
-            let sink = Arc::clone(&lines);
-            readers.push(std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    sink.lock().unwrap().push(line);
-                }
-            }));
-        }
-        let mut d = Daemon {
-            child,
-            lines,
-            readers,
-            addr: String::new(),
-        };
-        let line = d.wait_for("listen address", |l| l.contains("serving /healthz"));
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        d.addr = v["addr"].as_str().unwrap().to_string();
-        d
-    }
-
-    /// Waits (up to 120 s: trace logging slows the daemon) for a line matching `pred`
-    /// among the lines from index `from`; returns (index, line).
-    fn wait_from(&self, from: usize, what: &str, pred: impl Fn(&str) -> bool) -> (usize, String) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            {
-                let lines = self.lines.lock().unwrap();
-                if let Some((i, l)) = lines.iter().enumerate().skip(from).find(|(_, l)| pred(l)) {
-                    return (i, l.clone());
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; last lines:\n{}",
-                self.tail(40)
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        self.wait_from(0, what, pred).1
-    }
-
-    fn tail(&self, n: usize) -> String {
-        own_tail(&self.lines.lock().unwrap().join("\n"), n)
-    }
-
-    fn get(&self, path: &str) -> String {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
-        )
-        .unwrap();
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).unwrap();
-        assert!(raw.starts_with("HTTP/1.1 200"), "GET {path}: {raw}");
-        raw.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default()
-    }
-
-    /// SIGTERM, the exit code, and the whole log once both pipes are drained.
-    fn stop(mut self) -> (i32, String) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -TERM");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let code = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status.code().unwrap_or(-1);
-            }
-            assert!(Instant::now() < deadline, "no exit after SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        // The pipes close with the process: the readers have then read every line.
-        for reader in self.readers.drain(..) {
-            reader.join().expect("log reader");
-        }
-        let log = self.lines.lock().unwrap().join("\n");
-        (code, log)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A secret's value, by ARN or name.
@@ -314,24 +192,32 @@ async fn no_secret_value_appears_in_logs_status_metrics_or_command_output() {
     );
     shown.push(("plan before the deploy".into(), out));
 
-    let mut run = operator(&[]);
-    run.arg("run")
-        .arg("--desired-state")
-        .arg(&file)
-        .args(["--listen", "127.0.0.1:0", "--poll-interval", "100ms"])
-        .args(["--debounce", "100ms", "--resync", "2s"]);
-    let d = Daemon::start(run);
+    let d = Daemon::start(
+        run_args(&mut operator(&[]), &file).args(["--resync", "2s"]),
+        Options {
+            // Both streams: whatever the operator writes is scanned.
+            stdout: true,
+            // Trace logging slows the daemon.
+            timeout: Duration::from_secs(120),
+            show: |lines| own_tail(&lines.join("\n"), 40),
+        },
+    );
+    let get = |path: &str| {
+        let (code, body) = d.http("GET", path);
+        assert_eq!(code, 200, "GET {path}: {body}");
+        body
+    };
     let (i, _) = d.wait_from(0, "the stack deployed", |l| {
         l.contains("reconciled in") && l.contains(": applied")
     });
     d.wait_from(i + 1, "an in-sync pass after it", |l| {
         l.contains("reconciled in") && l.contains(": in_sync")
     });
-    let status = d.get("/status");
-    let metrics = d.get("/metrics");
+    let status = get("/status");
+    let metrics = get("/metrics");
     assert!(status.contains("bedrock-image-chat"), "{status}");
     assert!(metrics.contains("reconcile_total"), "{metrics}");
-    let (code, daemon_log) = d.stop();
+    let (code, daemon_log) = d.stop_with_log();
     assert_eq!(code, 0, "SIGTERM exits 0");
     shown.push(("/status".into(), status));
     shown.push(("/metrics".into(), metrics));

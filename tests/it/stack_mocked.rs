@@ -533,3 +533,75 @@ async fn mocked_cfn_failed_update_reports_the_first_failure() {
         "{msg}"
     );
 }
+
+/// A throttled read while waiting (after the SDK's retries, which are off here) does not
+/// end the wait: CloudFormation carries on, so the operator keeps polling to the end.
+#[tokio::test]
+async fn mocked_cfn_a_throttled_poll_does_not_end_the_wait() {
+    use aws_sdk_cloudformation::error::ErrorMetadata;
+    use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetError;
+    use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksError;
+    let throttled = || {
+        ErrorMetadata::builder()
+            .code("Throttling")
+            .message("Rate exceeded")
+            .build()
+    };
+    let create_cs = mock!(Cfn::create_change_set)
+        .then_output(|| CreateChangeSetOutput::builder().id("cs-4").build());
+    let describe_cs = mock!(Cfn::describe_change_set)
+        .sequence()
+        .error(move || DescribeChangeSetError::generic(throttled()))
+        .output(|| {
+            DescribeChangeSetOutput::builder()
+                .status(ChangeSetStatus::CreateComplete)
+                .build()
+        })
+        .build();
+    let execute =
+        mock!(Cfn::execute_change_set).then_output(|| ExecuteChangeSetOutput::builder().build());
+    let events = mock!(Cfn::describe_stack_events)
+        .then_output(|| DescribeStackEventsOutput::builder().build());
+    let describe = mock!(Cfn::describe_stacks)
+        .sequence()
+        .output(|| stacks(stack(StackStatus::UpdateComplete, None)))
+        .error(move || DescribeStacksError::generic(throttled()))
+        .output(|| stacks(stack(StackStatus::UpdateInProgress, None)))
+        .output(|| stacks(stack(StackStatus::UpdateComplete, None)))
+        .build();
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&create_cs, &describe_cs, &execute, &events, &describe],
+        |c| c.retry_config(aws_sdk_cloudformation::config::retry::RetryConfig::disabled())
+    );
+
+    let mut live_stack = observe(&cfn).await.stack.unwrap();
+    live_stack
+        .parameters
+        .insert("DeploymentSize".into(), "large".into());
+    live_stack.termination_protection = true;
+    let live = LiveState {
+        stack: Some(live_stack),
+        drift: Drift::NotChecked,
+    };
+    let plan = plan::plan_stack(
+        &RenderedStack::new(&doc(|d| d)).unwrap(),
+        &live,
+        &Default::default(),
+    );
+    let applied = act::execute(
+        &plan,
+        &plan.actions,
+        Strategy::Enforce,
+        &ctx(),
+        &clients(cfn),
+    )
+    .await
+    .into_result()
+    .unwrap();
+    assert_eq!(applied[0].result, "done");
+    assert_eq!(describe_cs.num_calls(), 2);
+    assert_eq!(describe.num_calls(), 4);
+    assert_eq!(execute.num_calls(), 1);
+}
