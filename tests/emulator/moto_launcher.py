@@ -40,7 +40,6 @@ import re
 import signal
 import socket
 import sys
-import threading
 import time
 import uuid
 from typing import Any
@@ -1086,19 +1085,22 @@ def main(argv: list[str] | None = None) -> int:
     host, port = server.get_host_and_port()
     _wait_accepting(args.host, port)
 
-    stop = threading.Event()
+    # A plain flag, not a threading.Event: the handler runs on the main thread, which may
+    # hold the Event's lock inside wait(), and set() would then deadlock on it.
+    stop = False
 
     def on_signal(signum: int, frame: Any) -> None:
+        nonlocal stop
         del signum, frame
-        stop.set()
+        stop = True
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
     shown_host = args.host if args.host not in ("0.0.0.0", "") else host
     print(f"moto listening on http://{shown_host}:{port}", flush=True)
-    while not stop.wait(1.0):
-        pass
+    while not stop:
+        time.sleep(0.2)
     server.stop()
     return 0
 
