@@ -459,6 +459,34 @@ async fn mocked_cfn_empty_change_set_is_deleted_and_counts_as_in_sync() {
     assert_eq!(delete_cs.num_calls(), 1);
 }
 
+/// Plans and executes the update of a stack (as `cfn` describes it) whose
+/// DeploymentSize drifted to `large`: the change-set path of an update.
+async fn update_deployment_size(cfn: Cfn) -> bedrock_chat_operator::Result<Vec<act::Applied>> {
+    let mut live_stack = observe(&cfn).await.stack.unwrap();
+    live_stack
+        .parameters
+        .insert("DeploymentSize".into(), "large".into());
+    live_stack.termination_protection = true;
+    let live = LiveState {
+        stack: Some(live_stack),
+        drift: Drift::NotChecked,
+    };
+    let plan = plan::plan_stack(
+        &RenderedStack::new(&doc(|d| d)).unwrap(),
+        &live,
+        &Default::default(),
+    );
+    act::execute(
+        &plan,
+        &plan.actions,
+        Strategy::Enforce,
+        &ctx(),
+        &clients(cfn),
+    )
+    .await
+    .into_result()
+}
+
 #[tokio::test]
 async fn mocked_cfn_failed_update_reports_the_first_failure() {
     let create_cs = mock!(Cfn::create_change_set)
@@ -503,30 +531,7 @@ async fn mocked_cfn_failed_update_reports_the_first_failure() {
         [&create_cs, &describe_cs, &execute, &events, &describe]
     );
 
-    let mut live_stack = observe(&cfn).await.stack.unwrap();
-    live_stack
-        .parameters
-        .insert("DeploymentSize".into(), "large".into());
-    live_stack.termination_protection = true;
-    let live = LiveState {
-        stack: Some(live_stack),
-        drift: Drift::NotChecked,
-    };
-    let plan = plan::plan_stack(
-        &RenderedStack::new(&doc(|d| d)).unwrap(),
-        &live,
-        &Default::default(),
-    );
-    let err = act::execute(
-        &plan,
-        &plan.actions,
-        Strategy::Enforce,
-        &ctx(),
-        &clients(cfn),
-    )
-    .await
-    .into_result()
-    .unwrap_err();
+    let err = update_deployment_size(cfn).await.unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains("ended in UPDATE_ROLLBACK_COMPLETE; first failure: LiteLLMService: Resource handler returned message: \"Invalid CPU/memory combination\""),
@@ -576,30 +581,7 @@ async fn mocked_cfn_a_throttled_poll_does_not_end_the_wait() {
         |c| c.retry_config(aws_sdk_cloudformation::config::retry::RetryConfig::disabled())
     );
 
-    let mut live_stack = observe(&cfn).await.stack.unwrap();
-    live_stack
-        .parameters
-        .insert("DeploymentSize".into(), "large".into());
-    live_stack.termination_protection = true;
-    let live = LiveState {
-        stack: Some(live_stack),
-        drift: Drift::NotChecked,
-    };
-    let plan = plan::plan_stack(
-        &RenderedStack::new(&doc(|d| d)).unwrap(),
-        &live,
-        &Default::default(),
-    );
-    let applied = act::execute(
-        &plan,
-        &plan.actions,
-        Strategy::Enforce,
-        &ctx(),
-        &clients(cfn),
-    )
-    .await
-    .into_result()
-    .unwrap();
+    let applied = update_deployment_size(cfn).await.unwrap();
     assert_eq!(applied[0].result, "done");
     assert_eq!(describe_cs.num_calls(), 2);
     assert_eq!(describe.num_calls(), 4);
