@@ -15,6 +15,11 @@ pub const STACK_TEMPLATE: &str = include_str!("../charts/stack.yaml");
 /// Where users read the chat stack's parameters (used in messages).
 pub const STACK_TEMPLATE_PATH: &str = "charts/stack.yaml";
 
+/// The parameter that creates both ECS services with 0 tasks: `"true"` on create, so
+/// that no LiteLLM task starts before its config is in S3; `"false"` on every update,
+/// which leaves `DesiredCount` out and so keeps the operator's count.
+pub const CREATE_SERVICES_AT_ZERO: &str = "CreateServicesAtZero";
+
 /// One parameter of the chat stack and its constraints.
 #[derive(Debug)]
 pub struct ParamSpec {
@@ -261,12 +266,22 @@ mod tests {
         let t = template();
         let services = resources_of_type(&t, "AWS::ECS::Service");
         assert_eq!(services.len(), 2);
+        // DesiredCount only at create, and only 0 (LiteLLM must not start before its
+        // config exists); absent on every update, so CloudFormation never resets a count.
+        let at_create_only = serde_json::json!({
+            "Fn::If": ["CreatingAtZero", 0, {"Ref": "AWS::NoValue"}]
+        });
         for (name, svc) in &services {
-            assert!(
-                svc["Properties"].get("DesiredCount").is_none(),
-                "{name} sets DesiredCount"
+            assert_eq!(
+                svc["Properties"].get("DesiredCount"),
+                Some(&at_create_only),
+                "{name}: DesiredCount"
             );
         }
+        assert_eq!(
+            t["Conditions"]["CreatingAtZero"],
+            serde_json::json!({"Fn::Equals": [{"Ref": CREATE_SERVICES_AT_ZERO}, "true"]})
+        );
         for ty in [
             "AWS::ApplicationAutoScaling::ScalableTarget",
             "AWS::ApplicationAutoScaling::ScalingPolicy",

@@ -61,11 +61,6 @@ pub enum Error {
     /// Several concerns failed in one pass; each message is kept.
     #[error("{}", .0.join("; "))]
     Several(Vec<String>),
-    /// Model ids that Bedrock does not offer; the config is not pushed.
-    #[error(
-        "Bedrock in {region} offers no model {ids} (ListFoundationModels); fix spec.models or spec.parameters.BedrockRegion"
-    )]
-    Model { region: String, ids: String },
     /// The plan cannot proceed without a person (a stack the operator does not own, a
     /// stack in a failed state it will not touch).
     #[error("stack {stack}: {reason}")]
@@ -84,7 +79,6 @@ impl Error {
             Error::StackFailed { .. } => "stack_failed",
             Error::Timeout { .. } => "timeout",
             Error::Blocked { .. } => "blocked",
-            Error::Model { .. } => "unknown_model",
             Error::Several(_) => "several",
         }
     }

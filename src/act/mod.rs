@@ -4,7 +4,7 @@
 //! and one's failure does not stop the others.
 
 mod backup;
-mod models;
+mod litellm;
 mod services;
 mod stack;
 
@@ -89,11 +89,24 @@ async fn run_group(
     let mut applied = Vec::new();
     for action in group {
         tracing::info!(stack = %plan.name, action = action.kind.name(), reason = %action.reason, "applying");
-        let result = match action.kind.concern() {
-            Concern::Stack => stack::execute(action, plan, ctx, clients).await,
-            Concern::Services => services::execute(action, clients).await,
-            Concern::Models => models::execute(action, ctx, clients).await,
-            Concern::Backup => backup::execute(action, plan, ctx, clients).await,
+        // The concern orders the actions; the API each one calls picks its executor.
+        use ActionKind::*;
+        let result = match &action.kind {
+            CreateStack { .. }
+            | UpdateStack { .. }
+            | EnableTerminationProtection
+            | ContinueUpdateRollback { .. }
+            | DeleteFailedStack { .. } => stack::execute(action, plan, ctx, clients).await,
+            SetDesiredCount { .. }
+            | RegisterScalableTarget { .. }
+            | PutCpuScalingPolicy { .. }
+            | DeregisterScalableTarget { .. } => services::execute(action, clients).await,
+            PushModelConfig(_) | RestoreModelConfig(_) | RedeployLiteLlm { .. } => {
+                litellm::execute(action, clients).await
+            }
+            CreateBackupPlan { .. } | UpdateBackupPlan { .. } | ReplaceBackupSelections { .. } => {
+                backup::execute(action, plan, ctx, clients).await
+            }
         };
         match result {
             Ok(result) => applied.push(Applied {

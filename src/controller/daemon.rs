@@ -342,9 +342,10 @@ fn record(shared: &Shared, doc: &ImageChatStack, report: &super::PassReport, nex
         })
         .observe(report.duration_ms as f64 / 1000.0);
     if let Some(plan) = &report.plan {
+        // Unknown (not checked, or checked in part and nothing found) leaves the gauge.
         let drifted = match &plan.drift {
-            Drift::Drifted { .. } => Some(1),
-            Drift::InSync => Some(0),
+            d if !d.drifted().is_empty() => Some(1),
+            Drift::InSync { .. } => Some(0),
             _ => None,
         };
         if let Some(v) = drifted {

@@ -2,6 +2,7 @@
 //! its call count and its outcome. `plan`, `apply` and the daemon all run this.
 
 pub mod daemon;
+mod owned;
 pub mod run;
 pub mod source;
 pub mod status;
@@ -15,9 +16,9 @@ use crate::act::{self, Applied, Strategy};
 use crate::aws::CallTally;
 use crate::context::Context;
 use crate::desired::{ImageChatStack, Mode};
-use crate::observe::{self, Drift, LiveOwned, LiveState};
+use crate::observe::{self, Drift, LiveState};
 use crate::plan::{self, Plan, PlanStatus};
-use crate::render::{self, Outputs, RenderedStack};
+use crate::render::RenderedStack;
 use crate::{Error, Result};
 
 #[derive(Clone, Copy, Debug)]
@@ -79,8 +80,11 @@ pub struct PassReport {
     pub calls: Calls,
     pub duration_ms: u128,
     /// Whether both services run as many tasks as they should, and the counts.
-    pub ready: Option<(bool, String)>,
+    pub ready: Option<Readiness>,
 }
+
+/// Whether the services run as many tasks as they should, and the counts as text.
+pub type Readiness = (bool, String);
 
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct Calls {
@@ -171,6 +175,10 @@ async fn pass(
             reason: reason.clone(),
         });
     }
+    // A stack update may start LiteLLM tasks (a new task definition rolls the service),
+    // and a task without its config exits: a config object gone missing goes back first.
+    owned::guard_config(doc, &desired, live.stack.as_ref(), ctx, &clients, &mut plan).await?;
+    report.plan = Some(plan.clone());
     let stack_actions = plan.actions.clone();
     let done = act::execute(&plan, &stack_actions, strategy, ctx, &clients).await;
     report.applied = done.applied;
@@ -185,7 +193,7 @@ async fn pass(
     } else {
         observe::describe_stack(&clients, &desired.stack_name).await?
     };
-    report.ready = owned(
+    let (owned_actions, ready) = owned::plan_owned(
         doc,
         &desired,
         stack_now.as_ref(),
@@ -195,7 +203,7 @@ async fn pass(
         &mut plan,
     )
     .await?;
-    let owned_actions: Vec<_> = plan.actions[stack_actions.len()..].to_vec();
+    report.ready = ready;
     report.plan = Some(plan.clone());
     let done = act::execute(&plan, &owned_actions, strategy, ctx, &clients).await;
     report.applied.extend(done.applied);
@@ -224,121 +232,6 @@ async fn pass(
         (PlanStatus::Blocked, _) => Outcome::Blocked,
     };
     Ok(())
-}
-
-/// Observes and plans the owned fields once the stack is settled and has its outputs;
-/// otherwise says why they wait.
-async fn owned(
-    doc: &ImageChatStack,
-    desired: &RenderedStack,
-    stack: Option<&observe::LiveStack>,
-    ctx: &Context,
-    clients: &crate::aws::Clients,
-    key: &str,
-    plan: &mut Plan,
-) -> Result<Option<(bool, String)>> {
-    let Some(stack) = stack.filter(|s| !s.status.ends_with("_IN_PROGRESS")) else {
-        plan.notes.push(match stack {
-            None => "counts, model config and backup plan follow once the stack exists".to_string(),
-            Some(s) => format!(
-                "counts, model config and backup plan wait for the stack ({})",
-                s.status
-            ),
-        });
-        return Ok(None);
-    };
-    let outputs = match Outputs::from_stack(&stack.outputs) {
-        Ok(o) => o,
-        Err(missing) => {
-            plan.problems.push(format!(
-                "the stack has no output {}; counts, model config and backup plan cannot be managed",
-                missing.join(", ")
-            ));
-            return Ok(None);
-        }
-    };
-    let want =
-        render::owned(doc, &desired.parameters, &outputs).map_err(|message| Error::Render {
-            what: "owned fields",
-            message,
-        })?;
-    // A backup plan version read before, for this same desired plan, need not be read again.
-    let verified = ctx
-        .history(key)
-        .backup_verified
-        .filter(|(_, sha)| *sha == want.backup_plan_sha256)
-        .map(|(version, _)| version);
-    let scaling_id = observe::scaling_resource_id(&outputs.cluster, &outputs.openwebui_service);
-    // An endpoint that answered it has no ListBackupSelections is not asked every pass.
-    const LIST_SELECTIONS: &str = "ListBackupSelections";
-    let selections_unimplemented = ctx.unimplemented(LIST_SELECTIONS);
-    let (services, scaling, config, backup) = tokio::join!(
-        observe::describe_services(
-            clients,
-            &outputs.cluster,
-            [&outputs.openwebui_service, &outputs.litellm_service]
-        ),
-        observe::describe_scaling(clients, &scaling_id, want.openwebui_autoscaling.is_some(),),
-        observe::config_sha256(clients, &outputs.config_bucket, &outputs.config_key),
-        observe::describe_backup_with(
-            clients,
-            &want.backup_plan.backup_plan_name,
-            verified.as_deref(),
-            selections_unimplemented.as_deref(),
-        ),
-    );
-    let [openwebui, litellm] = services?;
-    let backup = backup?;
-    if let observe::Selections::Unavailable { reason } = &backup.selections
-        && ctx.set_unimplemented(LIST_SELECTIONS, reason)
-    {
-        tracing::warn!(%reason, "backup selections cannot be read on this endpoint; they are not checked, nor asked for again (said once)");
-    }
-    let ready = readiness(&[("Open WebUI", &openwebui), ("LiteLLM", &litellm)]);
-    let live = LiveOwned {
-        openwebui,
-        litellm,
-        scaling: scaling?,
-        config_sha256: config?,
-        backup,
-    };
-    let before = plan.actions.len();
-    plan::plan_owned(plan, &want, &outputs, &live);
-    // A plan version read in full and found right is remembered for the next passes.
-    let backup_in_sync = !plan.actions[before..]
-        .iter()
-        .any(|a| a.kind.concern() == plan::Concern::Backup);
-    if let Some(p) = &live.backup.plan
-        && backup_in_sync
-        && p.details.as_ref().is_some_and(|d| d.managed)
-    {
-        let entry = (p.version_id.clone(), want.backup_plan_sha256.clone());
-        ctx.update_history(key, |h| h.backup_verified = Some(entry));
-    }
-    Ok(Some(ready))
-}
-
-/// Ready when every service is ACTIVE and runs as many tasks as it should.
-fn readiness(services: &[(&str, &Option<observe::LiveService>)]) -> (bool, String) {
-    let mut ok = true;
-    let parts: Vec<String> = services
-        .iter()
-        .map(|(what, svc)| match svc {
-            Some(s) if s.status == "ACTIVE" => {
-                ok &= s.running >= s.desired;
-                format!("{what} {}/{} running", s.running, s.desired)
-            }
-            Some(s) => {
-                ok = false;
-                format!("{what} {}", s.status)
-            }
-            None => {
-                ok = false;
-                format!("{what} missing")
-            }
-        })
-        .collect();
-    (ok, parts.join(", "))
 }
 
 async fn drift(ctx: &Context, clients: &crate::aws::Clients, stack: &str) -> Drift {

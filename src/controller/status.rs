@@ -111,18 +111,25 @@ impl StackStatus {
             None => {}
         }
         if let Some(plan) = &report.plan {
+            let drifted = plan
+                .drift
+                .drifted()
+                .iter()
+                .map(|r| format!("{} {}", r.logical_id, r.status))
+                .collect::<Vec<_>>()
+                .join(", ");
             match &plan.drift {
-                Drift::Drifted { resources } => self.set(
+                Drift::Drifted { .. } => self.set("Drifted", "True", "ResourcesDrifted", &drifted),
+                Drift::Incomplete { reason, .. } if !drifted.is_empty() => self.set(
                     "Drifted",
                     "True",
                     "ResourcesDrifted",
-                    &resources
-                        .iter()
-                        .map(|r| format!("{} {}", r.logical_id, r.status))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    &format!("{drifted} (detection incomplete: {reason})"),
                 ),
-                Drift::InSync => self.set("Drifted", "False", "NoDrift", ""),
+                Drift::Incomplete { reason, .. } => {
+                    self.set("Drifted", "Unknown", "DetectionIncomplete", reason)
+                }
+                Drift::InSync { .. } => self.set("Drifted", "False", "NoDrift", ""),
                 Drift::Unavailable { reason } => {
                     self.set("Drifted", "Unknown", "DetectionUnavailable", reason)
                 }

@@ -21,6 +21,10 @@ pub const DERIVED_PARAMETERS: &[(&str, &str)] = &[
         "OpenWebUIDatabaseUrlSecretArn",
         "spec.services.openwebui.databaseUrlSecretArn",
     ),
+    (
+        chart::CREATE_SERVICES_AT_ZERO,
+        "the operator (true on create, so that LiteLLM never starts before its config is in S3)",
+    ),
 ];
 
 fn re(src: &str) -> Regex {
@@ -239,7 +243,12 @@ fn parameters(spec: &Spec, stack_name_ok: bool, ctx: &mut Ctx) {
     for (name, value) in &spec.parameters {
         let p = format!("spec.parameters.{name}");
         if let Some((_, field)) = DERIVED_PARAMETERS.iter().find(|(n, _)| n == name) {
-            ctx.err_at(&p, format!("is set from {field}; set it there"));
+            let why = if field.starts_with("spec.") {
+                format!("is set from {field}; set it there")
+            } else {
+                format!("is set by {field}; it cannot be set here")
+            };
+            ctx.err_at(&p, why);
             continue;
         }
         let Some(param) = specs.get(name) else {

@@ -11,8 +11,8 @@ pub use backup::{
     LiveBackup, LivePlan, LiveRule, LiveSelection, PlanDetails, Selections, describe_backup,
     describe_backup_with,
 };
-pub use drift::detect_drift;
-pub use models::{SHA256_METADATA, config_sha256};
+pub use drift::{detect_drift, known_false_positive};
+pub use models::{ModelCatalog, SHA256_METADATA, config_sha256, foundation_models};
 pub use services::{
     CPU_POLICY_NAME, LiveScaling, LiveService, describe_scaling, describe_services,
     scaling_resource_id,
@@ -40,6 +40,8 @@ pub struct LiveOwned {
     pub scaling: LiveScaling,
     /// sha256 recorded on the LiteLLM config object (`None`: no object).
     pub config_sha256: Option<String>,
+    /// Bedrock's models in the config's region, read when the config differs.
+    pub models: ModelCatalog,
     pub backup: LiveBackup,
 }
 
@@ -69,10 +71,40 @@ pub enum Drift {
     Unavailable {
         reason: String,
     },
-    InSync,
+    /// Detection ran but failed for some resources (DETECTION_FAILED): what it found is
+    /// reported, but the stack is not known to be in sync.
+    Incomplete {
+        reason: String,
+        resources: Vec<DriftedResource>,
+        ignored: Vec<IgnoredDrift>,
+    },
+    InSync {
+        ignored: Vec<IgnoredDrift>,
+    },
     Drifted {
         resources: Vec<DriftedResource>,
+        ignored: Vec<IgnoredDrift>,
     },
+}
+
+impl Drift {
+    /// Resources found drifted (by a complete or an incomplete detection).
+    pub fn drifted(&self) -> &[DriftedResource] {
+        match self {
+            Drift::Drifted { resources, .. } | Drift::Incomplete { resources, .. } => resources,
+            _ => &[],
+        }
+    }
+
+    /// Differences left out as known false positives, each with its reason.
+    pub fn ignored(&self) -> &[IgnoredDrift] {
+        match self {
+            Drift::Drifted { ignored, .. }
+            | Drift::Incomplete { ignored, .. }
+            | Drift::InSync { ignored } => ignored,
+            _ => &[],
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -84,4 +116,14 @@ pub struct DriftedResource {
     pub status: String,
     /// Property paths that differ, e.g. `/Properties/Cpu`.
     pub properties: Vec<String>,
+}
+
+/// A difference CloudFormation reports that is not drift: a known false positive, or a
+/// field the operator itself owns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IgnoredDrift {
+    pub logical_id: String,
+    pub property: String,
+    pub reason: &'static str,
 }

@@ -2,10 +2,16 @@
 //! without AWS. A plan is a list of typed actions, each with the reason a person reads;
 //! an empty plan means "in sync" and leads to zero writes.
 
+mod backup;
+#[cfg(test)]
+mod fixtures;
+mod litellm;
 mod owned;
+mod services;
 mod stack;
 
-pub use owned::{CONFIG_TAG, plan_owned};
+pub use litellm::{CONFIG_TAG, check_models, restore_config};
+pub use owned::plan_owned;
 pub use stack::plan_stack;
 
 use std::collections::BTreeMap;
@@ -91,6 +97,7 @@ pub enum ActionKind {
     SetDesiredCount {
         cluster: String,
         service: String,
+        app: App,
         from: u32,
         to: u32,
     },
@@ -111,17 +118,12 @@ pub enum ActionKind {
     DeregisterScalableTarget {
         resource_id: String,
     },
-    /// Check the model ids against Bedrock, then PutObject with the sha256 in metadata.
-    PushModelConfig {
-        bucket: String,
-        key: String,
-        sha256: String,
-        from: Option<String>,
-        #[serde(skip)]
-        body: String,
-        model_ids: Vec<String>,
-        bedrock_region: String,
-    },
+    /// PutObject of LiteLLM's config, its sha256 in the metadata (the model ids were
+    /// checked against Bedrock when planning).
+    PushModelConfig(ConfigPush),
+    /// The same PutObject before a stack update, when the config object is missing: the
+    /// update may start LiteLLM tasks, and a task without its config exits.
+    RestoreModelConfig(ConfigPush),
     /// LiteLLM reads its config at start only: force a new deployment, then tag the
     /// service with the config's sha256.
     RedeployLiteLlm {
@@ -152,12 +154,35 @@ pub enum ActionKind {
     },
 }
 
-/// The AWS concern an action belongs to; concerns run concurrently after the stack.
+/// Which application an ECS service runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum App {
+    OpenWebUi,
+    LiteLlm,
+}
+
+/// LiteLLM's config object as the operator writes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConfigPush {
+    pub bucket: String,
+    pub key: String,
+    pub sha256: String,
+    pub from: Option<String>,
+    #[serde(skip)]
+    pub body: String,
+}
+
+/// The group an action runs in: the actions of one concern run in order and stop at the
+/// first failure; concerns run concurrently after the stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Concern {
     Stack,
+    /// Open WebUI's count and autoscaling.
     Services,
-    Models,
+    /// LiteLLM: its config object, the deployment that loads it, then its task count —
+    /// in that order, since a task reads the config once, at start.
+    LiteLlm,
     Backup,
 }
 
@@ -169,12 +194,17 @@ impl ActionKind {
             | UpdateStack { .. }
             | EnableTerminationProtection
             | ContinueUpdateRollback { .. }
-            | DeleteFailedStack { .. } => Concern::Stack,
+            | DeleteFailedStack { .. }
+            | RestoreModelConfig(_) => Concern::Stack,
+            SetDesiredCount {
+                app: App::LiteLlm, ..
+            }
+            | PushModelConfig(_)
+            | RedeployLiteLlm { .. } => Concern::LiteLlm,
             SetDesiredCount { .. }
             | RegisterScalableTarget { .. }
             | PutCpuScalingPolicy { .. }
             | DeregisterScalableTarget { .. } => Concern::Services,
-            PushModelConfig { .. } | RedeployLiteLlm { .. } => Concern::Models,
             CreateBackupPlan { .. } | UpdateBackupPlan { .. } | ReplaceBackupSelections { .. } => {
                 Concern::Backup
             }
@@ -194,7 +224,8 @@ impl ActionKind {
             RegisterScalableTarget { .. } => "RegisterScalableTarget",
             PutCpuScalingPolicy { .. } => "PutCpuScalingPolicy",
             DeregisterScalableTarget { .. } => "DeregisterScalableTarget",
-            PushModelConfig { .. } => "PushModelConfig",
+            PushModelConfig(_) => "PushModelConfig",
+            RestoreModelConfig(_) => "RestoreModelConfig",
             RedeployLiteLlm { .. } => "RedeployLiteLlm",
             CreateBackupPlan { .. } => "CreateBackupPlan",
             UpdateBackupPlan { .. } => "UpdateBackupPlan",
@@ -249,7 +280,7 @@ impl Plan {
             PlanStatus::ChangesPending
         } else if self.waiting.is_some() {
             PlanStatus::Waiting
-        } else if matches!(self.drift, Drift::Drifted { .. }) {
+        } else if !self.drift.drifted().is_empty() {
             PlanStatus::Drifted
         } else {
             PlanStatus::InSync
@@ -309,27 +340,40 @@ impl fmt::Display for Plan {
         }
         match &self.drift {
             Drift::NotChecked => {}
-            Drift::InSync => writeln!(f, "  drift: none")?,
+            Drift::InSync { .. } => writeln!(f, "  drift: none")?,
             Drift::Unavailable { reason } => writeln!(f, "  drift: not checked ({reason})")?,
-            Drift::Drifted { resources } => {
+            Drift::Incomplete { reason, .. } => writeln!(
+                f,
+                "  ! drift: not checked in full, some resources could not be read ({reason})"
+            )?,
+            Drift::Drifted { .. } => {}
+        }
+        let drifted = self.drift.drifted();
+        if !drifted.is_empty() {
+            writeln!(
+                f,
+                "  ! drift: {} resource(s) differ from the template (CloudFormation does not revert drift; recreate or update them):",
+                drifted.len()
+            )?;
+            for r in drifted {
+                let props = if r.properties.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", r.properties.join(", "))
+                };
                 writeln!(
                     f,
-                    "  ! drift: {} resource(s) differ from the template (CloudFormation does not revert drift; recreate or update them):",
-                    resources.len()
+                    "      {} {} {}{props}",
+                    r.logical_id, r.resource_type, r.status
                 )?;
-                for r in resources {
-                    let props = if r.properties.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", r.properties.join(", "))
-                    };
-                    writeln!(
-                        f,
-                        "      {} {} {}{props}",
-                        r.logical_id, r.resource_type, r.status
-                    )?;
-                }
             }
+        }
+        for i in self.drift.ignored() {
+            writeln!(
+                f,
+                "  drift ignored: {} {}: {}",
+                i.logical_id, i.property, i.reason
+            )?;
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{Action, ActionKind, History, Plan, diff_maps};
+use crate::chart::CREATE_SERVICES_AT_ZERO;
 use crate::observe::{LiveStack, LiveState};
 use crate::render::{
     MANAGED_BY, RenderedStack, TAG_MANAGED_BY, TAG_NAME, TAG_PREFIX, TAG_TEMPLATE,
@@ -148,10 +149,14 @@ fn create(
     reason: String,
     live_tags: &BTreeMap<String, String>,
 ) -> Vec<Action> {
+    // Both services start at 0 tasks: the operator scales LiteLLM once its config is in
+    // S3, so no task ever starts without it (charts/stack.yaml, CreateServicesAtZero).
+    let mut parameters = desired.parameters.clone();
+    parameters.insert(CREATE_SERVICES_AT_ZERO.to_string(), "true".to_string());
     vec![
         Action {
             kind: ActionKind::CreateStack {
-                parameters: desired.parameters.clone(),
+                parameters,
                 tags: merged_tags(desired, live_tags),
             },
             reason,
@@ -174,9 +179,18 @@ fn update(desired: &RenderedStack, stack: &LiveStack) -> Vec<Action> {
         .collect();
     let tag_changes = diff_maps(&ours, &desired.tags);
     let template_changed = tag_changes.iter().any(|c| c.key == TAG_TEMPLATE);
+    // "true" from the create turns "false" with the next update that happens anyway; it
+    // changes nothing running, so it is no reason for an update of its own.
+    if changes.iter().all(|c| c.key == CREATE_SERVICES_AT_ZERO) {
+        changes.clear();
+    }
     let mut why = Vec::new();
     if !changes.is_empty() {
-        let keys: Vec<&str> = changes.iter().map(|c| c.key.as_str()).collect();
+        let keys: Vec<&str> = changes
+            .iter()
+            .map(|c| c.key.as_str())
+            .filter(|k| *k != CREATE_SERVICES_AT_ZERO)
+            .collect();
         why.push(format!("parameters differ ({})", keys.join(", ")));
     }
     if template_changed {
@@ -297,7 +311,10 @@ mod tests {
         let ActionKind::CreateStack { parameters, tags } = &p.actions[0].kind else {
             panic!()
         };
-        assert_eq!(parameters, &desired().parameters);
+        // Every desired parameter, and the services start at 0 tasks.
+        let mut want = desired().parameters;
+        want.insert(CREATE_SERVICES_AT_ZERO.into(), "true".into());
+        assert_eq!(parameters, &want);
         assert_eq!(tags[TAG_TEMPLATE], "t1");
     }
 
@@ -495,6 +512,7 @@ mod tests {
     fn drift_is_reported_without_actions() {
         let mut s = state(Some(live("UPDATE_COMPLETE")));
         s.drift = Drift::Drifted {
+            ignored: vec![],
             resources: vec![DriftedResource {
                 logical_id: "ALBSecurityGroup".into(),
                 resource_type: "AWS::EC2::SecurityGroup".into(),
@@ -528,5 +546,39 @@ mod tests {
             text.contains("      DeploymentSize: medium → small"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_new_stack_starts_its_services_at_zero_and_an_update_keeps_the_counts() {
+        let mut d = desired();
+        d.parameters
+            .insert(CREATE_SERVICES_AT_ZERO.into(), "false".into());
+        let p = plan_stack(&d, &state(None), &History::default());
+        let ActionKind::CreateStack { parameters, .. } = &p.actions[0].kind else {
+            panic!()
+        };
+        assert_eq!(parameters[CREATE_SERVICES_AT_ZERO], "true");
+
+        // Right after the create the live stack says "true": that alone is no update.
+        let mut l = live("CREATE_COMPLETE");
+        l.parameters
+            .insert(CREATE_SERVICES_AT_ZERO.into(), "true".into());
+        let p = plan_stack(&d, &state(Some(l.clone())), &History::default());
+        assert!(p.actions.is_empty(), "{:?}", p.actions);
+
+        // An update for another reason sends "false": DesiredCount is left out from then on.
+        l.parameters.insert("DeploymentSize".into(), "large".into());
+        let p = plan_stack(&d, &state(Some(l)), &History::default());
+        let ActionKind::UpdateStack {
+            parameters,
+            changes,
+            ..
+        } = &p.actions[0].kind
+        else {
+            panic!()
+        };
+        assert_eq!(parameters[CREATE_SERVICES_AT_ZERO], "false");
+        let keys: Vec<&str> = changes.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys, [CREATE_SERVICES_AT_ZERO, "DeploymentSize"]);
     }
 }

@@ -18,6 +18,8 @@ pub fn stack_parameters(spec: &Spec) -> Result<BTreeMap<String, String>, &'stati
             spec.services.openwebui.database_url_secret_arn.clone(),
         ),
         ("ProjectName", spec.stack_name.clone()),
+        // The steady value; the planner sends "true" when it creates the stack.
+        (chart::CREATE_SERVICES_AT_ZERO, "false".to_string()),
     ];
     let mut out = BTreeMap::new();
     for (name, param) in specs {

@@ -168,10 +168,15 @@ class Checker:
         found = {s["serviceName"]: s for s in described["services"]}
         for svc in svc_names:
             self.check(svc in found, f"{name}: ECS service {svc} described")
+        # CreateServicesAtZero (default "true") creates the services at 0 tasks; with
+        # "false" DesiredCount is absent and ECS starts 1 task, as AWS does.
+        at_zero = params.get("CreateServicesAtZero", "true") == "true"
+        want = 0 if at_zero else 1
         for svc, data in found.items():
-            self.check(data.get("desiredCount") == 1 and data.get("launchType") == "FARGATE",
+            self.check(data.get("desiredCount") == want and data.get("launchType") == "FARGATE",
                        f"{name}: {svc} desiredCount={data.get('desiredCount')} "
-                       f"launchType={data.get('launchType')} (template sets no DesiredCount)")
+                       f"launchType={data.get('launchType')} (CreateServicesAtZero="
+                       f"{'true' if at_zero else 'false'}: {want})")
         lite = found.get(svc_names[1], {})
         self.check(bool(lite.get("serviceRegistries")), f"{name}: LiteLLM service registered in Cloud Map")
         if svc_names[1] in found:
@@ -324,6 +329,7 @@ def main() -> int:
             "GhcrCredentialSecretArn": ghcr_secret,
             "DomainName": "chat.example.com",
             "DeploymentSize": "medium",
+            "CreateServicesAtZero": "false",
         },
         https=True, pull_through=True,
     )

@@ -22,7 +22,6 @@ use aws_sdk_bedrock::types::{
     FoundationModelLifecycle, FoundationModelLifecycleStatus, FoundationModelSummary,
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use bedrock_chat_operator::Error;
 use bedrock_chat_operator::act::{self, Strategy};
 use bedrock_chat_operator::aws::{CallCounter, Clients};
 use bedrock_chat_operator::context::{Context, Settings};
@@ -101,6 +100,7 @@ fn live_services(want: &OwnedDesired) -> LiveOwned {
             cpu_policy: Some(f64::from(a.target_cpu_percent)),
         },
         config_sha256: Some(want.config_sha256.clone()),
+        models: Default::default(),
         backup: Default::default(),
     }
 }
@@ -329,20 +329,17 @@ fn bedrock_listing() -> Bedrock {
     mock_client!(aws_sdk_bedrock, RuleMode::MatchAny, [&list])
 }
 
-fn push(want: &OwnedDesired, bucket: &str) -> Plan {
+/// The plan of the owned fields when the config object is missing and Bedrock lists
+/// what `bedrock_listing` does (read through `observe`, as a pass reads it).
+async fn plan_with_catalog(want: &OwnedDesired) -> Plan {
+    let catalog = observe::foundation_models(&bedrock_listing(), "us-west-2")
+        .await
+        .unwrap();
+    let mut live = live_services(want);
+    live.config_sha256 = None;
+    live.models = catalog;
     let mut p = empty_plan();
-    p.actions.push(Action {
-        kind: ActionKind::PushModelConfig {
-            bucket: bucket.into(),
-            key: "litellm/config.yaml".into(),
-            sha256: want.config_sha256.clone(),
-            from: None,
-            body: want.config_body.clone(),
-            model_ids: want.model_ids.clone(),
-            bedrock_region: "us-west-2".into(),
-        },
-        reason: "test".into(),
-    });
+    plan::plan_owned(&mut p, want, &outputs(), &live);
     p
 }
 
@@ -354,17 +351,17 @@ async fn mocked_bedrock_unknown_model_id_stops_the_push_and_names_it() {
             "modelId: amazon.titan-image-generator-v9:0",
         )
     });
-    let mut clients = Clients::new(&sdk_config(), &CallCounter::default());
-    clients.bedrock = bedrock_listing();
-    let p = push(&owned(&d), "never-reached");
-    let err = act::execute(&p, &p.actions, Strategy::Enforce, &ctx(), &clients)
-        .await
-        .into_result()
-        .unwrap_err();
-    assert!(matches!(err, Error::Model { .. }), "{err}");
-    assert_eq!(
-        err.to_string(),
-        "Bedrock in us-west-2 offers no model amazon.titan-image-generator-v9:0 (ListFoundationModels); fix spec.models or spec.parameters.BedrockRegion"
+    // Refused in the plan, so `plan` reports it as `apply` does, and nothing is pushed.
+    let p = plan_with_catalog(&owned(&d)).await;
+    let kinds: Vec<&str> = p.actions.iter().map(|a| a.kind.name()).collect();
+    assert!(!kinds.contains(&"PushModelConfig"), "{kinds:?}");
+    assert_eq!(p.status(), plan::PlanStatus::Blocked);
+    assert!(
+        p.problems[0].starts_with(
+            "Bedrock in us-west-2 offers no model amazon.titan-image-generator-v9:0 (ListFoundationModels); fix spec.models or spec.parameters.BedrockRegion"
+        ),
+        "{:?}",
+        p.problems
     );
 }
 
@@ -390,11 +387,24 @@ async fn mocked_bedrock_known_legacy_and_profile_ids_pass_and_the_config_is_push
         .send()
         .await
         .unwrap();
-    // nova-canvas is LEGACY (warned, pushed); us.anthropic… is a cross-region profile of a
+    // nova-canvas is LEGACY (noted, pushed); us.anthropic… is a cross-region profile of a
     // listed model.
     let d = doc(|s| s.replace("modelId: anthropic.claude", "modelId: us.anthropic.claude"));
     let want = owned(&d);
-    let p = push(&want, "chat-config");
+    let mut p = plan_with_catalog(&want).await;
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("amazon.nova-canvas-v1:0 LEGACY")),
+        "{:?}",
+        p.notes
+    );
+    p.actions
+        .retain(|a| matches!(a.kind, ActionKind::PushModelConfig(_)));
+    let ActionKind::PushModelConfig(push) = &mut p.actions[0].kind else {
+        panic!("{:?}", p.actions)
+    };
+    push.bucket = "chat-config".into();
     act::execute(&p, &p.actions, Strategy::Enforce, &ctx(), &clients)
         .await
         .into_result()

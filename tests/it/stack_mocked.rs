@@ -342,7 +342,7 @@ async fn mocked_cfn_drift_results_are_reported_by_plan() {
     )
     .await
     .unwrap();
-    let Drift::Drifted { resources } = &result else {
+    let Drift::Drifted { resources, .. } = &result else {
         panic!("expected drift, got {result:?}")
     };
     let ids: Vec<&str> = resources.iter().map(|r| r.logical_id.as_str()).collect();
