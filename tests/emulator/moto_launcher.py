@@ -26,6 +26,15 @@ trailing slash; a deleted backup plan's name can be used again, as in AWS Backup
 retried CreateChangeSet, ExecuteChangeSet or CreateBackupPlan is idempotent through its
 client token, as in AWS, instead of being done twice.
 
+Where moto is more forgiving than AWS in ways the product depends on, the launcher
+behaves like AWS instead: a service CloudFormation creates without DesiredCount starts
+at 1 task (AWS's default); a task definition keeps every property through a stack
+update (moto dropped roles, cpu and the camelCase of its containers); a resource whose
+Ref points at a replaced resource, or at a condition that changed, is updated too (the
+ECS service follows its new task definition revision); and, when BCO_ECS_TASKS is set,
+ECS tasks really start (ecs_tasks.py): the real LiteLLM process from the deployed task
+definition, at the moment a task is due.
+
 Usage: python tests/emulator/moto_launcher.py [--host 127.0.0.1] [--port 5000]
 Prints exactly one line "moto listening on http://HOST:PORT" once the server accepts
 connections, then serves until SIGTERM/SIGINT (exit status 0).  --port 0 picks a
@@ -60,6 +69,8 @@ from moto.logs import models as logs_models  # noqa: F401  (AWS::Logs::LogGroup)
 from moto.s3 import models as s3_models
 from moto.secretsmanager import models as secretsmanager_models
 from moto.servicediscovery import models as servicediscovery_models
+
+import ecs_tasks  # the launcher's own module, beside it (sys.path[0] is this folder)
 
 __all__ = ["install", "main"]
 
@@ -736,6 +747,112 @@ def _complete_ecs_service() -> None:
     service_cls.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
 
 
+def _complete_task_definition() -> None:
+    """moto's AWS::ECS::TaskDefinition create passes only family, containers, volumes and
+    memory (no cpu, roles, network mode, compatibilities), and its update passes the
+    container definitions with CloudFormation's PascalCase keys, so a task definition
+    replaced by a stack update reads back without its environment, secrets or command.
+    Register every property, camelCased as the ECS API has them, on create and update
+    (an update registers a new revision, as CloudFormation does)."""
+    from moto.core.utils import pascal_to_camelcase, remap_nested_keys
+
+    td_cls = ecs_models.TaskDefinition
+
+    def register(props: dict[str, Any], account_id: str, region_name: str) -> Any:
+        camel = lambda v: remap_nested_keys(v, pascal_to_camelcase)  # noqa: E731
+        backend = ecs_models.ecs_backends[account_id][region_name]
+        return backend.register_task_definition(
+            family=props.get("Family") or f"task-definition-{uuid.uuid4().hex[:8]}",
+            container_definitions=camel(props.get("ContainerDefinitions") or []),
+            volumes=camel(props.get("Volumes") or []),
+            network_mode=props.get("NetworkMode"),
+            tags=_camel(props.get("Tags") or []),
+            requires_compatibilities=props.get("RequiresCompatibilities"),
+            cpu=props.get("Cpu"),
+            memory=props.get("Memory"),
+            task_role_arn=props.get("TaskRoleArn"),
+            execution_role_arn=props.get("ExecutionRoleArn"),
+            runtime_platform=camel(props.get("RuntimePlatform")) if props.get("RuntimePlatform") else None,
+        )
+
+    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        del cls, resource_name, kwargs
+        return register(cloudformation_json["Properties"], account_id, region_name)
+
+    def update_from_cloudformation_json(cls: Any, original_resource: Any, new_resource_name: str,
+                                        cloudformation_json: Any, account_id: str,
+                                        region_name: str) -> Any:
+        del cls, new_resource_name
+        new = register(cloudformation_json["Properties"], account_id, region_name)
+        ecs_models.ecs_backends[account_id][region_name].deregister_task_definition(
+            original_resource.arn)
+        return new
+
+    td_cls.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+    td_cls.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)
+
+
+def _references(value: Any) -> set[str]:
+    """Logical ids and condition names a resource's JSON refers to (Ref, Fn::GetAtt,
+    Fn::Sub, Fn::If, Condition)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                target = inner[0] if isinstance(inner, list) else str(inner).split(".")[0]
+                found.add(target)
+            elif key == "Fn::Sub":
+                text = inner[0] if isinstance(inner, list) else inner
+                found.update(m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", str(text)))
+            elif key in ("Fn::If", "Condition"):
+                # A condition name; an IAM policy's "Condition" block is a dict instead.
+                name = inner[0] if isinstance(inner, list) and inner else inner
+                if isinstance(name, str):
+                    found.add(name)
+            found |= _references(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= _references(inner)
+    return found
+
+
+def _dependents_follow_their_dependencies() -> None:
+    """CloudFormation re-evaluates every Ref and GetAtt of an update, so a resource whose
+    property refers to a replaced resource (a new task definition revision) or to a
+    condition that changed value (CreateServicesAtZero) is updated too. moto updates a
+    resource only when its own JSON or a parameter it names directly changed: the ECS
+    service kept an INACTIVE task definition after a DeploymentSize update. Add those
+    dependents to the update, in dependency order."""
+    original = parsing.ResourceMap.build_resource_diff
+
+    def build_resource_diff(self: Any, other_template: dict[str, Any],
+                            parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+        diff = original(self, other_template, parameters)
+        new = other_template.get("Resources", {})
+        changed: set[str] = set(diff["Modify"])
+        if parameters:
+            params = {p for p in parameters if self.input_parameters.get(p) != parameters[p]}
+            for cond, body in (other_template.get("Conditions") or {}).items():
+                if _references(body) & params:
+                    changed.add(cond)
+        grew = True
+        while grew:
+            grew = False
+            for name, res in new.items():
+                if name in changed or name not in self._resource_json_map:
+                    continue
+                if _references(res) & changed:
+                    changed.add(name)
+                    diff["Modify"].append(name)
+                    grew = True
+        return diff
+
+    parsing.ResourceMap.build_resource_diff = build_resource_diff
+
+
 def _drop_novalue_list_items() -> None:
     """Real CloudFormation removes a list element that resolves to AWS::NoValue (e.g.
     `- !If [Cond, x, !Ref AWS::NoValue]`); moto's clean_json keeps it as None."""
@@ -778,6 +895,8 @@ def _complete_existing_models() -> None:
     """Give existing moto models the Ref/GetAtt values CloudFormation returns."""
     _complete_route_deletion()
     _complete_ecs_service()
+    _complete_task_definition()
+    _dependents_follow_their_dependencies()
     _drop_novalue_list_items()
     _add_cfn_attributes(efs_models.FileSystem, {
         "Arn": lambda fs: fs.file_system_arn,
@@ -1077,6 +1196,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     install()
+    # ECS tasks that really start, when a test asks for them (ecs_tasks.py).
+    endpoint: list[str] = [""]
+    tasks = ecs_tasks.install(endpoint)
 
     from moto.server import ThreadedMotoServer
 
@@ -1084,6 +1206,7 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     host, port = server.get_host_and_port()
     _wait_accepting(args.host, port)
+    endpoint[0] = f"http://{args.host}:{port}"
 
     # A plain flag, not a threading.Event: the handler runs on the main thread, which may
     # hold the Event's lock inside wait(), and set() would then deadlock on it.
@@ -1101,6 +1224,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"moto listening on http://{shown_host}:{port}", flush=True)
     while not stop:
         time.sleep(0.2)
+    if tasks:
+        ecs_tasks.stop_all()
     server.stop()
     return 0
 

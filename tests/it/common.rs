@@ -122,10 +122,17 @@ pub struct Emulator {
 impl Emulator {
     /// Starts a fresh emulator on a free port. Panics with the fix when the venv is missing.
     pub fn start() -> Emulator {
+        Emulator::start_with(&[])
+    }
+
+    /// `start` with environment variables for the launcher (e.g. `BCO_ECS_TASKS`, moto's
+    /// `INITIAL_NO_AUTH_ACTION_COUNT`).
+    pub fn start_with(env: &[(&str, &str)]) -> Emulator {
         let launcher = repo_root().join("tests/emulator/moto_launcher.py");
         let mut cmd = Command::new(python());
         cmd.arg(&launcher)
-            .args(["--host", "127.0.0.1", "--port", "0"]);
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .envs(env.iter().copied());
         let log = new_log("moto-");
         let (mut child, line) = spawn_reporting(cmd, &log);
         let Some(line) = line else {

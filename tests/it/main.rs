@@ -6,6 +6,7 @@ mod chat_path;
 mod common;
 mod daemon;
 mod faults;
+mod litellm_tasks;
 mod load_props;
 mod owned;
 mod owned_mocked;

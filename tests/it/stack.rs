@@ -62,6 +62,21 @@ pub fn enforce() -> PassOptions {
     }
 }
 
+/// The outputs of the stack `name`, by key.
+pub async fn outputs(emu: &Emulator, name: &str) -> std::collections::BTreeMap<String, String> {
+    let stack = stack_tags(emu, name).await.expect("the stack exists");
+    stack
+        .outputs()
+        .iter()
+        .map(|o| {
+            (
+                o.output_key().unwrap_or_default().to_string(),
+                o.output_value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
 async fn stack_tags(emu: &Emulator, name: &str) -> Option<aws_sdk_cloudformation::types::Stack> {
     let cfn = aws_sdk_cloudformation::Client::new(&emu.sdk_config().await);
     cfn.describe_stacks()
