@@ -426,7 +426,7 @@ def scaled_doc(i: int) -> str:
     text = EXAMPLE.read_text()
     text = text.replace("name: demo", f"name: {name}", 1)
     text = text.replace("stackName: bedrock-image-chat", f"stackName: {name}", 1)
-    text = text.replace("ProjectName: my-image-chat", f"ProjectName: {name}", 1)
+    text = text.replace("ProjectName: bedrock-image-chat", f"ProjectName: {name}", 1)
     return text
 
 

@@ -17,6 +17,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::timeout::TimeoutConfig;
 
+mod dispatch;
 mod retry;
 pub use retry::NotImplementedIsFinal;
 
@@ -239,14 +240,19 @@ where
             (code, message, retriable)
         }
         SdkError::TimeoutError(_) => ("Timeout".into(), "request timed out".into(), true),
-        SdkError::DispatchFailure(_) => (
-            "DispatchFailure".into(),
-            format!(
-                "could not reach AWS: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
-            ),
-            true,
-        ),
+        SdkError::DispatchFailure(failure) => {
+            // The SDK's own account (a chain of nested debug structures) is for debug
+            // logs; a person reads one line that says what is wrong and what to do.
+            tracing::debug!(service, operation, detail = %aws_smithy_types::error::display::DisplayErrorContext(&err), "request not sent");
+            let (code, message) = match failure.as_connector_error() {
+                Some(connector) => dispatch::explain(service, connector),
+                None => (
+                    "DispatchFailure",
+                    format!("could not reach {}", dispatch::endpoint(service)),
+                ),
+            };
+            (code.into(), message, true)
+        }
         SdkError::ResponseError(_) => (
             "ResponseError".into(),
             format!(

@@ -25,6 +25,11 @@ pub struct Cli {
     /// Log format; defaults to json when stderr is not a terminal.
     #[arg(long, global = true, value_enum, env = "BCO_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Refuse documents whose stack name or ProjectName does not start with this: the
+    /// operator's IAM policies (charts/operator.yaml, ManagedStackPrefix) reach only
+    /// those names, so others would fail on AWS with AccessDenied.
+    #[arg(long, global = true, env = "BEDROCK_CHAT_OPERATOR_MANAGED_PREFIX")]
+    pub managed_prefix: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -178,17 +183,22 @@ pub fn init_telemetry(format: Option<LogFormat>) {
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
+    let rules = desired::Rules {
+        managed_prefix: cli.managed_prefix.filter(|p| !p.is_empty()),
+    };
     let result = match cli.command {
-        Command::Validate { paths } => validate(&paths),
-        Command::Render { path, out } => render_cmd(&path, &out),
+        Command::Validate { paths } => validate(&paths, &rules),
+        Command::Render { path, out } => render_cmd(&path, &out, &rules),
         Command::Plan {
             path,
             stack,
             skip_drift,
             aws,
-        } => plan_cmd(&path, stack.as_deref(), !skip_drift, &aws).await,
-        Command::Apply { path, stack, aws } => apply_cmd(&path, stack.as_deref(), &aws).await,
-        Command::Run(args) => crate::controller::run::run(*args).await,
+        } => plan_cmd(&path, stack.as_deref(), !skip_drift, &aws, &rules).await,
+        Command::Apply { path, stack, aws } => {
+            apply_cmd(&path, stack.as_deref(), &aws, &rules).await
+        }
+        Command::Run(args) => crate::controller::run::run(*args, rules).await,
     };
     match result {
         Ok(code) => code,
@@ -199,8 +209,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
-    let stacks = desired::load(paths)?;
+fn validate(paths: &[PathBuf], rules: &desired::Rules) -> Result<ExitCode> {
+    let stacks = desired::load_with(paths, rules)?;
     for s in &stacks {
         println!(
             "ok {}: stack {} in {} ({})",
@@ -217,8 +227,12 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
 
 /// The documents under `path`, optionally only the one named `only`. Everything is
 /// validated before any AWS call, so a bad document writes nothing.
-fn selected(path: &Path, only: Option<&str>) -> Result<Vec<ImageChatStack>> {
-    let stacks = desired::load(&[path.to_path_buf()])?;
+fn selected(
+    path: &Path,
+    only: Option<&str>,
+    rules: &desired::Rules,
+) -> Result<Vec<ImageChatStack>> {
+    let stacks = desired::load_with(&[path.to_path_buf()], rules)?;
     let Some(only) = only else { return Ok(stacks) };
     let picked: Vec<_> = stacks
         .iter()
@@ -249,8 +263,14 @@ async fn passes(stacks: &[ImageChatStack], aws: &AwsArgs, opts: PassOptions) -> 
     reports
 }
 
-async fn plan_cmd(path: &Path, only: Option<&str>, drift: bool, aws: &AwsArgs) -> Result<ExitCode> {
-    let stacks = selected(path, only)?;
+async fn plan_cmd(
+    path: &Path,
+    only: Option<&str>,
+    drift: bool,
+    aws: &AwsArgs,
+    rules: &desired::Rules,
+) -> Result<ExitCode> {
+    let stacks = selected(path, only, rules)?;
     let opts = PassOptions {
         strategy: Strategy::DryRun,
         detect_drift: drift,
@@ -291,8 +311,13 @@ async fn plan_cmd(path: &Path, only: Option<&str>, drift: bool, aws: &AwsArgs) -
     Ok(ExitCode::from(worst))
 }
 
-async fn apply_cmd(path: &Path, only: Option<&str>, aws: &AwsArgs) -> Result<ExitCode> {
-    let stacks = selected(path, only)?;
+async fn apply_cmd(
+    path: &Path,
+    only: Option<&str>,
+    aws: &AwsArgs,
+    rules: &desired::Rules,
+) -> Result<ExitCode> {
+    let stacks = selected(path, only, rules)?;
     let opts = PassOptions {
         strategy: Strategy::Enforce,
         detect_drift: false,
@@ -335,8 +360,8 @@ fn write(path: &Path, contents: &str) -> Result<()> {
     })
 }
 
-fn render_cmd(path: &Path, out: &Path) -> Result<ExitCode> {
-    let stacks = desired::load(&[path.to_path_buf()])?;
+fn render_cmd(path: &Path, out: &Path, rules: &desired::Rules) -> Result<ExitCode> {
+    let stacks = desired::load_with(&[path.to_path_buf()], rules)?;
     for s in &stacks {
         let dir = out.join(&s.name);
         std::fs::create_dir_all(&dir).map_err(|source| Error::Write {

@@ -82,7 +82,12 @@ impl Shared {
     }
 
     pub fn set_leader(&self, leader: bool) {
-        self.leader.store(leader, Ordering::Relaxed);
+        let was = self.leader.swap(leader, Ordering::Relaxed);
+        // A new leader acts now: its passes so far only planned, and the next resync
+        // may be a whole interval away.
+        if leader && !was {
+            self.trigger(None);
+        }
         self.metrics.leader.set(i64::from(leader));
         self.status
             .write()
@@ -373,6 +378,6 @@ fn record(shared: &Shared, doc: &ImageChatStack, report: &super::PassReport, nex
 }
 
 /// Loads the desired state from `path`, as the daemon's sources deliver it.
-pub fn load(path: &std::path::Path) -> Loaded {
-    desired::load(&[path.to_path_buf()])
+pub fn load(path: &std::path::Path, rules: &desired::Rules) -> Loaded {
+    desired::load_with(&[path.to_path_buf()], rules)
 }

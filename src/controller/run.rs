@@ -12,7 +12,18 @@ use crate::cli::RunArgs;
 use crate::context::Context;
 use crate::{Error, Result, http, lease};
 
-pub async fn run(args: RunArgs) -> Result<ExitCode> {
+pub async fn run(args: RunArgs, rules: crate::desired::Rules) -> Result<ExitCode> {
+    // Where a Git checkout lives, checked before anything starts: a clone into a
+    // directory this user cannot write would otherwise fail quietly, every interval.
+    let workdir = args.git_workdir.clone().unwrap_or_else(|| {
+        std::env::var_os("HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir)
+            .join("bedrock-chat-operator-git")
+    });
+    if args.git_url.is_some() {
+        source::check_workdir(&workdir).map_err(Error::Usage)?;
+    }
     let ctx = Arc::new(Context::from_env(args.aws.settings()).await);
     let shared = Arc::new(Shared::new(Arc::clone(&ctx)));
     let (shutdown_tx, shutdown) = watch::channel(false);
@@ -48,17 +59,12 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let source = match &args.git_url {
         Some(url) => {
-            let workdir = args.git_workdir.clone().unwrap_or_else(|| {
-                std::env::var_os("HOME")
-                    .map(std::path::PathBuf::from)
-                    .unwrap_or_else(std::env::temp_dir)
-                    .join("bedrock-chat-operator-git")
-            });
             let src = GitSource {
+                rules: rules.clone(),
                 url: url.clone(),
                 git_ref: args.git_ref.clone(),
                 subpath: args.desired_state.clone(),
-                workdir,
+                workdir: workdir.clone(),
                 interval: args.git_interval,
             };
             tokio::spawn(source::poll_git(src, desired_tx, shutdown.clone()))
@@ -68,7 +74,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             let debounce = args.debounce;
             let stop = shutdown.clone();
             tokio::spawn(async move {
-                if let Err(e) = source::watch_path(path, debounce, desired_tx, stop).await {
+                if let Err(e) = source::watch_path(path, rules, debounce, desired_tx, stop).await {
                     tracing::error!(error = %e, "cannot watch the desired state; edits are not seen until restart");
                 }
             })

@@ -8,17 +8,19 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 
 use super::daemon::{Loaded, load};
+use crate::desired::Rules;
 
 pub type DesiredTx = watch::Sender<Option<(Loaded, Option<String>)>>;
 
 /// Loads `path` now, then again whenever something under it changes.
 pub async fn watch_path(
     path: PathBuf,
+    rules: Rules,
     debounce: Duration,
     tx: DesiredTx,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let _ = tx.send(Some((load(&path), None)));
+    let _ = tx.send(Some((load(&path, &rules), None)));
     // Watch the directory: editors save by writing a new file and renaming it.
     let dir = if path.is_dir() {
         path.clone()
@@ -59,16 +61,40 @@ pub async fn watch_path(
                     }
                 }
                 tracing::debug!(path = %path.display(), "desired state changed on disk");
-                let _ = tx.send(Some((load(&path), None)));
+                let _ = tx.send(Some((load(&path, &rules), None)));
             }
             _ = shutdown.changed() => return Ok(()),
         }
     }
 }
 
+/// Checks, before anything starts, that the Git checkout can be written where it is to
+/// live: a directory the process cannot write (a Fargate bind mount is root-owned, 0755,
+/// unless the image declares it) would otherwise fail every clone, quietly, forever.
+pub fn check_workdir(workdir: &Path) -> Result<(), String> {
+    let fix = "the image declares /work for it (owned by uid 65532, the operator's user); elsewhere pass --git-workdir DIR or set HOME to a directory this user can write";
+    let probe = |dir: &Path| -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let file = dir.join(".bedrock-chat-operator-write-check");
+        std::fs::write(&file, b"")?;
+        std::fs::remove_file(&file)
+    };
+    probe(workdir).map_err(|e| {
+        // /proc/self belongs to the process's effective user: the uid makes it precise.
+        let uid = std::fs::metadata("/proc/self")
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m).to_string())
+            .unwrap_or_else(|_| "?".into());
+        format!(
+            "cannot write the Git checkout directory {} as uid {uid}: {e}; {fix}",
+            workdir.display()
+        )
+    })
+}
+
 /// A Git source: `url` at `git_ref`, the desired state at `subpath` inside it.
 #[derive(Clone, Debug)]
 pub struct GitSource {
+    pub rules: Rules,
     pub url: String,
     pub git_ref: String,
     pub subpath: PathBuf,
@@ -153,7 +179,7 @@ pub async fn poll_git(src: GitSource, tx: DesiredTx, mut shutdown: watch::Receiv
                 last_error = None;
                 if current.as_deref() != Some(rev.as_str()) {
                     tracing::info!(revision = %rev, url = %src.url, git_ref = %src.git_ref, "desired state: new commit");
-                    let loaded = load(&src.workdir.join(&src.subpath));
+                    let loaded = load(&src.workdir.join(&src.subpath), &src.rules);
                     let _ = tx.send(Some((loaded, Some(rev.clone()))));
                     current = Some(rev);
                 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::read::{self, Ctx};
 use super::types::{ImageChatStack, Source};
 use super::yaml::{self, Pos};
-use super::{Diagnostic, Invalid, validate};
+use super::{Diagnostic, Invalid, Rules, validate};
 
 /// Larger files are refused before parsing: a desired state is a few kilobytes, and a
 /// cap bounds the time and memory a bad commit can cost the daemon.
@@ -43,6 +43,11 @@ pub fn files(path: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
 /// Loads every document under `paths` and checks each, and their uniqueness across all.
 /// Either every document is valid, or every error found is returned.
 pub fn load(paths: &[PathBuf]) -> Result<Vec<ImageChatStack>, Invalid> {
+    load_with(paths, &Rules::default())
+}
+
+/// `load`, with the operator's deployment rules (its managed name prefix) checked too.
+pub fn load_with(paths: &[PathBuf], rules: &Rules) -> Result<Vec<ImageChatStack>, Invalid> {
     let mut stacks = Vec::new();
     let mut diagnostics = Vec::new();
     for path in paths {
@@ -50,7 +55,9 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<ImageChatStack>, Invalid> {
             Ok(files) => {
                 for file in files {
                     match std::fs::read(&file) {
-                        Ok(bytes) => load_bytes(&file, &bytes, &mut stacks, &mut diagnostics),
+                        Ok(bytes) => {
+                            load_bytes_with(&file, &bytes, rules, &mut stacks, &mut diagnostics)
+                        }
                         Err(e) => {
                             diagnostics.push(Diagnostic::file(&file, format!("cannot read: {e}")))
                         }
@@ -73,6 +80,17 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<ImageChatStack>, Invalid> {
 pub fn load_bytes(
     file: &Path,
     bytes: &[u8],
+    stacks: &mut Vec<ImageChatStack>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    load_bytes_with(file, bytes, &Rules::default(), stacks, diagnostics);
+}
+
+/// `load_bytes` under `rules`.
+pub fn load_bytes_with(
+    file: &Path,
+    bytes: &[u8],
+    rules: &Rules,
     stacks: &mut Vec<ImageChatStack>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -144,7 +162,7 @@ pub fn load_bytes(
             if spec.stack_name.is_empty() {
                 spec.stack_name = name.clone();
             }
-            validate::document(&name, &spec, &mut ctx);
+            validate::document(&name, &spec, rules, &mut ctx);
             if ctx.findings.is_empty() {
                 stacks.push(ImageChatStack {
                     name,

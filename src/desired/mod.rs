@@ -11,9 +11,18 @@ mod yaml;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use load::{MAX_FILE_BYTES, files, load, load_bytes};
+pub use load::{MAX_FILE_BYTES, files, load, load_bytes, load_bytes_with, load_with};
 pub use types::*;
 pub use validate::DERIVED_PARAMETERS;
+
+/// Rules of the operator's deployment, beyond the schema: they come from how the
+/// operator runs (its command line), not from the documents.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// Every stack name and ProjectName must start with this: the operator's IAM
+    /// policies (charts/operator.yaml, ManagedStackPrefix) reach only those names.
+    pub managed_prefix: Option<String>,
+}
 
 /// One error, at `file:line:col`, about the field at `path` (empty for the whole file).
 #[derive(Debug, Clone, PartialEq, Eq)]

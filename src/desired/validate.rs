@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::Rules;
 use super::read::Ctx;
 use super::schedule;
 use super::types::*;
@@ -66,7 +67,7 @@ const KNOWN_WRONG_MODEL_IDS: &[(&str, &str)] = &[
 const MIN_SIDE: u32 = 256;
 const MAX_SIDE: u32 = 4096;
 
-pub fn document(name: &str, spec: &Spec, ctx: &mut Ctx) {
+pub fn document(name: &str, spec: &Spec, rules: &Rules, ctx: &mut Ctx) {
     if name.is_empty() || name.len() > 40 || !DNS_LABEL.is_match(name) {
         ctx.err_at("metadata.name",
             format!("must be a lowercase DNS label of 1-40 characters: a-z, 0-9 and '-', starting and ending alphanumeric (got {name:?})"),
@@ -98,6 +99,27 @@ pub fn document(name: &str, spec: &Spec, ctx: &mut Ctx) {
     backup(&spec.backup, ctx);
     let stack_name_ok = !ctx.failed(stack_path);
     parameters(spec, stack_name_ok, ctx);
+    if let Some(prefix) = rules.managed_prefix.as_deref().filter(|p| !p.is_empty()) {
+        managed_prefix(spec, prefix, stack_path, ctx);
+    }
+}
+
+/// The operator's IAM policies scope stacks and their resources by name prefix: a name
+/// outside it would pass validation and then fail on AWS with AccessDenied.
+fn managed_prefix(spec: &Spec, prefix: &str, stack_path: &str, ctx: &mut Ctx) {
+    let why = format!(
+        "must start with {prefix:?}, the prefix this operator manages (ManagedStackPrefix of charts/operator.yaml, --managed-prefix): its IAM policies reach only stacks and resources named so"
+    );
+    if !spec.stack_name.starts_with(prefix) {
+        ctx.err_at(stack_path, format!("{why} (got {:?})", spec.stack_name));
+    }
+    match spec.parameters.get("ProjectName") {
+        Some(project) if !project.starts_with(prefix) => ctx.err_at(
+            "spec.parameters.ProjectName",
+            format!("{why}: cluster, services, secrets and log group are named from it (got {project:?})"),
+        ),
+        _ => {}
+    }
 }
 
 fn services(s: &Services, ctx: &mut Ctx) {

@@ -19,10 +19,9 @@ A few existing moto models lack the `Ref`/`Fn::GetAtt` values real CloudFormatio
 returns (EFS access point, ELBv2 target group); those are completed in place. One API
 moto models but does not serve, UpdateTerminationProtection, is added over moto's own
 stack model; executing a change set updates the stack's outputs, parameters and tags
-as moto's own UpdateStack path does; and a Deny statement conditioned on a key the
-request does not carry no longer denies (moto's policy evaluation; the config bucket's
-TLS-only policy needs it); Backup's ListTags finds the ARN without boto3's
-trailing slash; a deleted backup plan's name can be used again, as in AWS Backup; and a
+as moto's own UpdateStack path does; IAM policies are evaluated as AWS does
+(iam_like_aws.py: resources, conditions, implied permissions); Backup's ListTags finds
+the ARN without boto3's trailing slash; a deleted backup plan's name can be used again, as in AWS Backup; and a
 retried CreateChangeSet, ExecuteChangeSet or CreateBackupPlan is idempotent through its
 client token, as in AWS, instead of being done twice.
 
@@ -70,7 +69,9 @@ from moto.s3 import models as s3_models
 from moto.secretsmanager import models as secretsmanager_models
 from moto.servicediscovery import models as servicediscovery_models
 
-import ecs_tasks  # the launcher's own module, beside it (sys.path[0] is this folder)
+# The launcher's own modules, beside it (sys.path[0] is this folder).
+import ecs_tasks
+import iam_like_aws
 
 __all__ = ["install", "main"]
 
@@ -853,6 +854,36 @@ def _dependents_follow_their_dependencies() -> None:
     parsing.ResourceMap.build_resource_diff = build_resource_diff
 
 
+def _complete_iam_role() -> None:
+    """moto's AWS::IAM::Role create ignores ManagedPolicyArns and stores each inline
+    policy as a Python dict, which GetRolePolicy then returns as its repr instead of JSON.
+    Attach the managed policies and store the inline ones as JSON, as IAM does."""
+    from moto.iam import models as iam_models
+
+    role_cls = iam_models.Role
+    create = role_cls.create_from_cloudformation_json.__func__
+
+    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        props = dict(cloudformation_json["Properties"])
+        inline = props.pop("Policies", [])
+        role = create(cls, resource_name, {**cloudformation_json, "Properties": props},
+                      account_id, region_name, **kwargs)
+        backend = iam_models.iam_backends[account_id]["aws"]
+        for policy in inline:
+            doc = policy["PolicyDocument"]
+            role.put_policy(policy["PolicyName"], doc if isinstance(doc, str) else json.dumps(doc))
+        for arn in props.get("ManagedPolicyArns") or []:
+            # moto holds the documents of few AWS managed policies (the Backup service
+            # role's are not among them): those it lacks stay unattached, as before.
+            if ":iam::aws:policy/" in arn and arn not in backend.managed_policies:
+                continue
+            backend.attach_role_policy(arn, role.name)
+        return role
+
+    role_cls.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
 def _drop_novalue_list_items() -> None:
     """Real CloudFormation removes a list element that resolves to AWS::NoValue (e.g.
     `- !If [Cond, x, !Ref AWS::NoValue]`); moto's clean_json keeps it as None."""
@@ -897,6 +928,7 @@ def _complete_existing_models() -> None:
     _complete_ecs_service()
     _complete_task_definition()
     _dependents_follow_their_dependencies()
+    _complete_iam_role()
     _drop_novalue_list_items()
     _add_cfn_attributes(efs_models.FileSystem, {
         "Arn": lambda fs: fs.file_system_arn,
@@ -987,41 +1019,6 @@ def _complete_change_set_execution() -> None:
             stack.tags = self.tags
 
     cfn_models.ChangeSet.apply = apply
-
-
-def _deny_applies_only_when_its_condition_matches() -> None:
-    """moto treats a policy condition whose key is missing from the request as met, so the
-    standard TLS-only bucket policy ("Deny s3:* if aws:SecureTransport is false") denies
-    every request (moto never supplies aws:SecureTransport). In IAM a condition on a key
-    the request does not carry is false, unless its operator ends in IfExists or is Null;
-    a Deny statement with such a condition does not apply."""
-    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
-
-    evaluate = IAMPolicyStatement.is_action_permitted
-
-    def cannot_match(condition: dict[str, Any] | None, values: dict[str, str]) -> bool:
-        for operator, pairs in (condition or {}).items():
-            if operator.endswith("IfExists") or operator == "Null":
-                continue
-            if any(key not in values for key in pairs):
-                return True
-        return False
-
-    def is_action_permitted(
-        self: Any,
-        action: str,
-        resource: str = "*",
-        principal: str | None = None,
-        incoming_condition_values: dict[str, str] | None = None,
-    ) -> Any:
-        statement = self._statement
-        if statement.get("Effect") == "Deny" and cannot_match(
-            statement.get("Condition"), incoming_condition_values or {}
-        ):
-            return PermissionResult.NEUTRAL
-        return evaluate(self, action, resource, principal, incoming_condition_values)
-
-    IAMPolicyStatement.is_action_permitted = is_action_permitted
 
 
 def _backup_list_tags_without_trailing_slash() -> None:
@@ -1164,7 +1161,7 @@ def install() -> list[str]:
     _complete_existing_models()
     _add_update_termination_protection()
     _complete_change_set_execution()
-    _deny_applies_only_when_its_condition_matches()
+    iam_like_aws.install()
     _backup_list_tags_without_trailing_slash()
     _backup_plan_name_free_after_delete()
     _retries_are_idempotent()

@@ -117,7 +117,24 @@ pub struct Emulator {
     child: Child,
     pub endpoint: String,
     pub log: PathBuf,
+    /// With IAM enforced: who the operator and the test are (see `start_iam_enforced`).
+    pub iam: Option<Iam>,
 }
+
+/// Credentials of an emulator that enforces IAM: the operator holds exactly the task
+/// role's policies of charts/operator.yaml; the test reads AWS as an admin.
+#[derive(Clone, Debug)]
+pub struct Iam {
+    pub operator: (String, String),
+    pub admin: (String, String),
+    /// The operator's policies minus the actions dropped (`start_iam_enforced`).
+    pub dropped: Option<(String, String)>,
+    pub cfn_role_arn: String,
+}
+
+/// The default ManagedStackPrefix of charts/operator.yaml, which the operator's task
+/// passes as --managed-prefix.
+pub const MANAGED_PREFIX: &str = "bedrock-image-chat";
 
 impl Emulator {
     /// Starts a fresh emulator on a free port. Panics with the fix when the venv is missing.
@@ -152,17 +169,77 @@ impl Emulator {
             child,
             endpoint,
             log,
+            iam: None,
         }
     }
 
-    /// SDK configuration for this emulator, as the environment would give it.
-    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        sdk_config(&self.endpoint).await
+    /// A fresh emulator that enforces IAM as AWS does (tests/emulator/iam_like_aws.py)
+    /// for every request after its set-up (tests/emulator/iam_user.py): the operator's
+    /// stack from charts/operator.yaml is deployed, and the operator acts as a user
+    /// holding its task role's policies, with its CloudFormation service role, under
+    /// its managed prefix. `drop` names actions a second user lacks.
+    pub fn start_iam_enforced(drop: &[&str]) -> Emulator {
+        let mut emu = Emulator::start();
+        let mut cmd = Command::new(python());
+        cmd.arg(repo_root().join("tests/emulator/iam_user.py"))
+            .args(["--endpoint", &emu.endpoint]);
+        for a in drop {
+            cmd.args(["--drop", a]);
+        }
+        let out = cmd.output().expect("run iam_user.py");
+        assert!(
+            out.status.success(),
+            "iam_user.py failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("iam_user.py prints JSON");
+        let keys = |u: &serde_json::Value| {
+            (
+                u["AccessKeyId"].as_str().unwrap().to_string(),
+                u["SecretAccessKey"].as_str().unwrap().to_string(),
+            )
+        };
+        emu.iam = Some(Iam {
+            operator: keys(&v),
+            admin: keys(&v["Admin"]),
+            dropped: (!v["Dropped"].is_null()).then(|| keys(&v["Dropped"])),
+            cfn_role_arn: v["CloudFormationRoleArn"].as_str().unwrap().to_string(),
+        });
+        emu
     }
 
-    /// The operator's binary, with the environment a user would set for this emulator.
+    /// SDK configuration for this emulator, as the environment would give it (the
+    /// test's own reads: as the admin when IAM is enforced).
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        match &self.iam {
+            None => sdk_config(&self.endpoint).await,
+            Some(iam) => {
+                use aws_sdk_cloudformation::config::Credentials;
+                let (id, secret) = &iam.admin;
+                aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .region(aws_config::Region::new(REGION))
+                    .endpoint_url(&self.endpoint)
+                    .credentials_provider(Credentials::new(id, secret, None, None, "admin"))
+                    .load()
+                    .await
+            }
+        }
+    }
+
+    /// The operator's binary, with the environment a user would set for this emulator;
+    /// with IAM enforced, what the operator's task has: its credentials, its service
+    /// role and its managed prefix.
     pub fn command(&self) -> Command {
-        operator(&self.endpoint)
+        let mut cmd = operator(&self.endpoint);
+        if let Some(iam) = &self.iam {
+            cmd.env("AWS_ACCESS_KEY_ID", &iam.operator.0)
+                .env("AWS_SECRET_ACCESS_KEY", &iam.operator.1)
+                .env("BEDROCK_CHAT_OPERATOR_CFN_ROLE_ARN", &iam.cfn_role_arn)
+                .env("BEDROCK_CHAT_OPERATOR_MANAGED_PREFIX", MANAGED_PREFIX);
+        }
+        cmd
     }
 }
 

@@ -67,9 +67,25 @@ async fn saved_edit_converges_without_restart_and_status_and_metrics_say_so() {
     if skip_emulator_tests() {
         return;
     }
-    let emu = Emulator::start();
+    saved_edit_converges(&Emulator::start(), &[]);
+}
+
+/// The same with IAM enforced as on AWS, as the operator's task runs: its task role's
+/// policies, its CloudFormation role, its managed prefix and its lease table.
+#[tokio::test]
+async fn iam_enforced_saved_edit_converges_without_restart_and_status_and_metrics_say_so() {
+    if skip_emulator_tests() {
+        return;
+    }
+    let emu = Emulator::start_iam_enforced(&[]);
+    saved_edit_converges(&emu, &["--lease-table", "bedrock-chat-operator-lease"]);
+}
+
+fn saved_edit_converges(emu: &Emulator, extra: &[&str]) {
     let (_dir, file) = desired_file(&example());
-    let d = start(&emu, &file, &["--resync", "60s"]);
+    let mut args = vec!["--resync", "60s"];
+    args.extend_from_slice(extra);
+    let d = start(emu, &file, &args);
     d.wait_for("first pass applied", applied);
     // The summary line says what happened, how long, and when the next pass runs.
     let line = d.wait_for("summary", applied);

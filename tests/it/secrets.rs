@@ -23,7 +23,7 @@ use crate::common::{Daemon, Emulator, Options, run_args, skip_emulator_tests};
 use crate::stack::{desired_file, example};
 
 /// The example's placeholder database secret ARN, replaced by a real one on moto.
-const EXAMPLE_DB_ARN: &str = "arn:aws:secretsmanager:us-west-2:123456789012:secret:my-image-chat/openwebui-database-url-AbCdEf";
+const EXAMPLE_DB_ARN: &str = "arn:aws:secretsmanager:us-west-2:123456789012:secret:bedrock-image-chat/openwebui-database-url-AbCdEf";
 
 /// Leaked pieces this long or longer are found: a needle is every 12-character piece of
 /// a secret (at a 12-character stride), so any 23 consecutive characters of one contain a
@@ -251,9 +251,9 @@ async fn no_secret_value_appears_in_logs_status_metrics_or_command_output() {
             .map(|(_, arn)| arn.clone())
             .unwrap_or_else(|| panic!("no secret {name}: {secrets_in_account:?}"))
     };
-    let master_arn = arn_of("my-image-chat/litellm-master-key");
-    let seed_arn = arn_of("my-image-chat/litellm-master-key-seed");
-    let webui_arn = arn_of("my-image-chat/openwebui-secret-key");
+    let master_arn = arn_of("bedrock-image-chat/litellm-master-key");
+    let seed_arn = arn_of("bedrock-image-chat/litellm-master-key-seed");
+    let webui_arn = arn_of("bedrock-image-chat/openwebui-secret-key");
     let outputs = cfn
         .describe_stacks()
         .stack_name(stack)

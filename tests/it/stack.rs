@@ -92,10 +92,44 @@ async fn stack_is_created_from_nothing_and_a_second_pass_writes_nothing() {
     if skip_emulator_tests() {
         return;
     }
-    let emu = Emulator::start();
+    created_from_nothing_then_quiet(&Emulator::start()).await;
+}
+
+/// The same with IAM enforced as on AWS: the operator holds exactly its task role's
+/// policies from charts/operator.yaml and deploys through its CloudFormation role.
+#[tokio::test]
+async fn iam_enforced_stack_is_created_from_nothing_and_a_second_pass_writes_nothing() {
+    if skip_emulator_tests() {
+        return;
+    }
+    created_from_nothing_then_quiet(&Emulator::start_iam_enforced(&[])).await;
+}
+
+/// And the enforcement can fail: without s3:PutObject the model config is refused, and
+/// the error names what was denied.
+#[tokio::test]
+async fn iam_enforced_apply_without_a_needed_permission_fails_and_says_so() {
+    if skip_emulator_tests() {
+        return;
+    }
+    let mut emu = Emulator::start_iam_enforced(&["s3:PutObject"]);
+    let iam = emu.iam.as_mut().unwrap();
+    iam.operator = iam.dropped.clone().unwrap();
+    let (_dir, file) = desired_file(&example());
+    let out = run(&emu, &["apply"], &file);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("FAILED: S3.PutObject on s3://")
+            && out.stdout.contains("Access Denied"),
+        "{}",
+        out.stdout
+    );
+}
+
+async fn created_from_nothing_then_quiet(emu: &Emulator) {
     let (_dir, file) = desired_file(&example());
 
-    let first = run(&emu, &["apply"], &file);
+    let first = run(emu, &["apply"], &file);
     assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
     assert!(
         first
@@ -105,7 +139,7 @@ async fn stack_is_created_from_nothing_and_a_second_pass_writes_nothing() {
         first.stdout
     );
 
-    let stack = stack_tags(&emu, "bedrock-image-chat")
+    let stack = stack_tags(emu, "bedrock-image-chat")
         .await
         .expect("stack exists");
     assert_eq!(stack.stack_status().unwrap().as_str(), "CREATE_COMPLETE");
@@ -148,10 +182,20 @@ async fn stack_is_created_from_nothing_and_a_second_pass_writes_nothing() {
     // (HeadObject); backup 4 on a cold start (ListBackupPlans, ListTags, GetBackupPlan,
     // ListBackupSelections), 2 once the plan's version is known to match — here 1: moto
     // answered that it has no ListBackupSelections, and the process does not ask again.
-    let ctx = context(&emu).await;
+    let ctx = context(emu).await;
     let docs = desired::load(std::slice::from_ref(&file)).unwrap();
     let cold = controller::reconcile(&docs[0], &ctx, enforce()).await;
-    assert_eq!(cold.outcome, Outcome::InSync, "{:?}", cold.error_message);
+    assert_eq!(
+        cold.outcome,
+        Outcome::InSync,
+        "{:?} {:?} {}",
+        cold.error_message,
+        cold.applied,
+        cold.plan
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    );
     assert_eq!(cold.calls.writes, 0, "{:?}", ctx.calls.snapshot());
     assert_eq!(cold.calls.reads, 9, "{:?}", ctx.calls.snapshot());
     let cfn_reads: u64 = ctx
@@ -175,7 +219,7 @@ async fn stack_is_created_from_nothing_and_a_second_pass_writes_nothing() {
     );
     assert!(ctx.calls.writes_since(&Default::default()).is_empty());
 
-    let again = run(&emu, &["apply"], &file);
+    let again = run(emu, &["apply"], &file);
     assert_eq!(again.code, 0);
     assert!(
         again.stdout.contains("stack demo: in sync") && again.stdout.contains("0 writes"),

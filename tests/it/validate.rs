@@ -117,7 +117,7 @@ fn documents_across_files_of_a_directory_must_not_collide() {
     assert_eq!(code, 1);
     assert!(stderr.contains("b.yml:"), "{stderr}");
     assert!(
-        stderr.contains("duplicate name \"minimal-chat\""),
+        stderr.contains("duplicate name \"bedrock-image-chat-mini\""),
         "{stderr}"
     );
 }
@@ -186,4 +186,83 @@ fn hostile_files_are_refused_without_panic() {
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
         assert!(stderr.contains(want), "{name}: want {want:?}, got {stderr}");
     }
+}
+
+/// The operator's IAM policies (charts/operator.yaml) reach only names that start with
+/// its ManagedStackPrefix: with `--managed-prefix` (the operator's task sets it from that
+/// parameter), a name outside it is refused at its line instead of failing on AWS.
+#[test]
+fn names_outside_the_managed_prefix_are_refused_where_they_are_written() {
+    let examples = repo_root().join("desired-state");
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside.yaml");
+    std::fs::write(
+        &outside,
+        "apiVersion: bedrockchat.dev/v1alpha1\nkind: ImageChatStack\nmetadata: {name: team-a}\nspec:\n  region: us-west-2\n  stackName: bedrock-image-chat-a\n  parameters:\n    ProjectName: team-a-chat\n  models: [{name: nova-canvas, modelId: amazon.nova-canvas-v1:0, type: image}]\n---\napiVersion: bedrockchat.dev/v1alpha1\nkind: ImageChatStack\nmetadata: {name: team-b}\nspec:\n  region: us-west-2\n  models: [{name: nova-canvas, modelId: amazon.nova-canvas-v1:0, type: image}]\n",
+    )
+    .unwrap();
+    let with_prefix = |args: &[&str], env: Option<&str>| {
+        let mut cmd = std::process::Command::new(common::bin());
+        cmd.args(args)
+            .current_dir(repo_root())
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_ACCESS_KEY_ID", "unused")
+            .env("AWS_SECRET_ACCESS_KEY", "unused")
+            .env_remove("BEDROCK_CHAT_OPERATOR_MANAGED_PREFIX");
+        if let Some(prefix) = env {
+            cmd.env("BEDROCK_CHAT_OPERATOR_MANAGED_PREFIX", prefix);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The shipped examples fit the default prefix.
+    let (code, stdout, stderr) = with_prefix(
+        &[
+            "--managed-prefix",
+            "bedrock-image-chat",
+            "validate",
+            examples.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    let file = outside.display().to_string();
+    let (code, _, stderr) = with_prefix(&["validate", &file], Some("bedrock-image-chat"));
+    assert_eq!(code, 1, "{stderr}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with(&file))
+        .collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].starts_with(&format!("{file}:8:18: spec.parameters.ProjectName: must start with \"bedrock-image-chat\", the prefix this operator manages (ManagedStackPrefix of charts/operator.yaml")),
+        "{stderr}"
+    );
+    // The stack name defaults to metadata.name, so it is reported there.
+    assert!(
+        lines[1].starts_with(&format!(
+            "{file}:13:18: metadata.name: must start with \"bedrock-image-chat\""
+        )),
+        "{stderr}"
+    );
+    // Bad input writes nothing: plan and apply stop before any AWS call (the endpoint
+    // here is a closed port, so a call would show as a connection error instead).
+    for cmd in ["plan", "apply"] {
+        let (code, stdout, stderr) = with_prefix(
+            &["--managed-prefix", "bedrock-image-chat", cmd, &file],
+            None,
+        );
+        assert_eq!(code, 1, "{cmd}: {stdout}{stderr}");
+        assert!(stderr.contains("ManagedStackPrefix"), "{cmd}: {stderr}");
+        assert!(!stderr.contains("127.0.0.1:9"), "{cmd}: {stderr}");
+    }
+    // Without a prefix the same documents are valid: the rule is the deployment's.
+    let (code, _, stderr) = with_prefix(&["validate", &file], None);
+    assert_eq!(code, 0, "{stderr}");
 }
