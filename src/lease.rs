@@ -41,7 +41,58 @@ pub fn holder_id() -> String {
     format!("{host}/{}", std::process::id())
 }
 
+/// How long a new lease table may take to become ACTIVE (seconds, usually).
+const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The table's status (`ACTIVE`, `CREATING` …), or `None` when there is no table.
+async fn table_status(db: &aws_sdk_dynamodb::Client, table: &str) -> Result<Option<String>> {
+    match db.describe_table().table_name(table).send().await {
+        Ok(out) => Ok(Some(
+            out.table()
+                .and_then(|t| t.table_status())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+        )),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(aws::error("DynamoDB", "DescribeTable", table, e)),
+    }
+}
+
+/// The lease table exists and is ACTIVE: "You can perform read and write operations
+/// only on an ACTIVE table" (CreateTable API reference); a lease written earlier is
+/// refused, and a holder would believe it holds nothing.
 async fn ensure_table(db: &aws_sdk_dynamodb::Client, table: &str) -> Result<()> {
+    create_table(db, table).await?;
+    let started = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        match table_status(db, table).await?.as_deref() {
+            Some("ACTIVE") => return Ok(()),
+            status => {
+                let status = status.unwrap_or("not visible yet").to_string();
+                if started.elapsed() > TABLE_ACTIVE_TIMEOUT {
+                    return Err(crate::Error::Timeout {
+                        what: format!("lease table {table}"),
+                        state: status,
+                        waited_secs: TABLE_ACTIVE_TIMEOUT.as_secs(),
+                    });
+                }
+                if !said {
+                    tracing::info!(table, %status, "waiting for the lease table to become ACTIVE");
+                    said = true;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn create_table(db: &aws_sdk_dynamodb::Client, table: &str) -> Result<()> {
     match db.describe_table().table_name(table).send().await {
         Ok(_) => return Ok(()),
         Err(e)

@@ -58,9 +58,9 @@ pub enum Error {
         state: String,
         waited_secs: u64,
     },
-    /// Several concerns failed in one pass; each message is kept.
-    #[error("{}", .0.join("; "))]
-    Several(Vec<String>),
+    /// Several concerns failed in one pass; each error is kept.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Several(Vec<Error>),
     /// The plan cannot proceed without a person (a stack the operator does not own, a
     /// stack in a failed state it will not touch).
     #[error("stack {stack}: {reason}")]
@@ -92,14 +92,55 @@ impl Error {
             if code == "Unknown" && (message.starts_with("HTTP 5") || message == "HTTP 404"))
     }
 
+    /// Whether AWS failed to answer (or refused): any AWS error, also among several.
+    pub fn is_aws(&self) -> bool {
+        match self {
+            Error::Aws { .. } => true,
+            Error::Several(errors) => errors.iter().any(Error::is_aws),
+            _ => false,
+        }
+    }
+
     /// Whether trying again later may succeed without anyone changing anything.
     pub fn is_retriable(&self) -> bool {
         match self {
             Error::Aws { retriable, .. } => *retriable,
             Error::Timeout { .. } => true,
+            Error::Several(errors) => errors.iter().all(Error::is_retriable),
             _ => false,
         }
     }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aws(code: &str) -> Error {
+        Error::Aws {
+            service: "S3",
+            operation: "PutObject",
+            target: "s3://b/k".into(),
+            code: code.into(),
+            message: "denied".into(),
+            retriable: false,
+        }
+    }
+
+    #[test]
+    fn several_errors_keep_what_each_one_is() {
+        let render = Error::Render {
+            what: "plan",
+            message: "x".into(),
+        };
+        let both = Error::Several(vec![render, aws("AccessDenied")]);
+        assert!(both.is_aws(), "an AWS failure among several is still one");
+        assert!(!both.is_retriable());
+        assert_eq!(
+            both.to_string(),
+            "rendering plan: x; S3.PutObject on s3://b/k: denied"
+        );
+    }
+}

@@ -239,10 +239,19 @@ async fn change_set(
     }
 
     let mut events = Events::primed(clients, stack).await?;
+    let creating = kind == ChangeSetType::Create;
+    // A failed create rolls back, and by default keeps what carries DeletionPolicy
+    // Retain (the EFS file system): a new, empty file system left behind by every failed
+    // attempt. RetainExceptOnCreate: "newly created resources are deleted when the
+    // operation rolls back. This includes newly created resources marked with a deletion
+    // policy of Retain" (ExecuteChangeSet API reference); updates keep Retain as it is.
+    // DisableRollback is said explicitly: the API reference gives its default as True.
     cfn.execute_change_set()
         .change_set_name(&id)
         .stack_name(stack)
         .client_request_token(&name)
+        .set_retain_except_on_create(creating.then_some(true))
+        .set_disable_rollback(creating.then_some(false))
         .send()
         .await
         .map_err(|e| aws::error("CloudFormation", "ExecuteChangeSet", stack, e))?;

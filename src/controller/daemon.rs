@@ -323,8 +323,10 @@ async fn worker(
             backoff.reset();
             jittered(opts.resync)
         };
+        // Several errors at once (two concerns failing) count as AWS failing when any
+        // of them is an AWS error.
         shared.aws_ok.store(
-            !matches!(report.error, Some(crate::Error::Aws { .. })),
+            !report.error.as_ref().is_some_and(crate::Error::is_aws),
             Ordering::Relaxed,
         );
         log_summary(&report, Some(wait));

@@ -212,9 +212,7 @@ async fn pass(
         return Err(errors.remove(0));
     }
     if !errors.is_empty() {
-        return Err(Error::Several(
-            errors.iter().map(ToString::to_string).collect(),
-        ));
+        return Err(Error::Several(errors));
     }
     let status = plan.status();
     if !plan.problems.is_empty() {

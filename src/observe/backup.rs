@@ -159,26 +159,32 @@ pub async fn describe_backup_with(
 
 /// The plan's selections; `Unavailable` where the endpoint does not implement the call.
 async fn list_selections(b: &aws_sdk_backup::Client, id: &str, name: &str) -> Result<Selections> {
-    match b.list_backup_selections().backup_plan_id(id).send().await {
-        Ok(out) => Ok(Selections::Known {
-            selections: out
-                .backup_selections_list()
-                .iter()
-                .map(|s| LiveSelection {
+    // Every page: a selection on a later page is still the plan's (maxResults/nextToken).
+    let mut pages = b
+        .list_backup_selections()
+        .backup_plan_id(id)
+        .into_paginator()
+        .send();
+    let mut selections = Vec::new();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(out) => {
+                selections.extend(out.backup_selections_list().iter().map(|s| LiveSelection {
                     id: s.selection_id().unwrap_or_default().to_string(),
                     name: s.selection_name().unwrap_or_default().to_string(),
                     role: s.iam_role_arn().unwrap_or_default().to_string(),
-                })
-                .collect(),
-        }),
-        Err(e) => {
-            let err: Error = aws::error("Backup", "ListBackupSelections", name, e);
-            if !err.is_unimplemented() {
-                return Err(err);
+                }))
             }
-            Ok(Selections::Unavailable {
-                reason: err.to_string(),
-            })
+            Err(e) => {
+                let err: Error = aws::error("Backup", "ListBackupSelections", name, e);
+                if !err.is_unimplemented() {
+                    return Err(err);
+                }
+                return Ok(Selections::Unavailable {
+                    reason: err.to_string(),
+                });
+            }
         }
     }
+    Ok(Selections::Known { selections })
 }

@@ -884,6 +884,50 @@ def _complete_iam_role() -> None:
     role_cls.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
 
 
+def _dynamodb_tables_are_creating_at_first() -> None:
+    """DynamoDB's CreateTable "immediately returns a response with a TableStatus of
+    CREATING ... You can perform read and write operations only on an ACTIVE table"
+    (CreateTable API reference); moto's tables are ACTIVE at once. A new table here is
+    CREATING for BCO_DYNAMODB_CREATING_SECONDS (default 1), and its items refuse reads
+    and writes with ResourceNotFoundException meanwhile, as on AWS."""
+    import os
+
+    from moto.dynamodb.exceptions import ResourceNotFoundException
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    delay = float(os.environ.get("BCO_DYNAMODB_CREATING_SECONDS", "1"))
+    create = DynamoDBBackend.create_table
+
+    def create_table(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        table = create(self, name, *args, **kwargs)
+        table.bco_active_at = time.monotonic() + delay
+        return table
+
+    DynamoDBBackend.create_table = create_table
+    describe = Table.describe
+
+    def describe_table(self: Any, base_key: str = "TableDescription") -> Any:
+        out = describe(self, base_key=base_key)
+        if time.monotonic() < getattr(self, "bco_active_at", 0.0):
+            out[base_key]["TableStatus"] = "CREATING"
+        return out
+
+    Table.describe = describe_table
+
+    def refuse_until_active(method: Any) -> Any:
+        def wrapper(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+            table = self.tables.get(table_name)
+            if table is not None and time.monotonic() < getattr(table, "bco_active_at", 0.0):
+                raise ResourceNotFoundException(table_name=table_name)
+            return method(self, table_name, *args, **kwargs)
+
+        return wrapper
+
+    for name in ("put_item", "get_item", "update_item", "delete_item"):
+        setattr(DynamoDBBackend, name, refuse_until_active(getattr(DynamoDBBackend, name)))
+
+
 def _drop_novalue_list_items() -> None:
     """Real CloudFormation removes a list element that resolves to AWS::NoValue (e.g.
     `- !If [Cond, x, !Ref AWS::NoValue]`); moto's clean_json keeps it as None."""
@@ -929,6 +973,7 @@ def _complete_existing_models() -> None:
     _complete_task_definition()
     _dependents_follow_their_dependencies()
     _complete_iam_role()
+    _dynamodb_tables_are_creating_at_first()
     _drop_novalue_list_items()
     _add_cfn_attributes(efs_models.FileSystem, {
         "Arn": lambda fs: fs.file_system_arn,

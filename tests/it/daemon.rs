@@ -396,3 +396,62 @@ async fn commits_to_a_git_source_are_deployed() {
     assert_ne!(d.status()["desired"]["revision"].as_str().unwrap(), first);
     assert_eq!(d.stop(), 0);
 }
+
+/// `/readyz` says whether AWS answered the last pass. When two concerns fail in one pass
+/// (here both for want of a permission), the pass fails with several errors at once, and
+/// that is no more ready than one error.
+#[tokio::test]
+async fn readyz_is_not_ready_when_a_pass_fails_with_several_aws_errors() {
+    if skip_emulator_tests() {
+        return;
+    }
+    let mut emu = Emulator::start_iam_enforced(&["s3:PutObject", "backup:CreateBackupPlan"]);
+    let iam = emu.iam.as_mut().unwrap();
+    iam.operator = iam.dropped.clone().unwrap();
+    let (_dir, file) = desired_file(&example());
+    let d = start(&emu, &file, &["--resync", "60s"]);
+    let failed = d.wait_for("a failed pass", |l| l.contains("reconcile failed"));
+    assert!(
+        failed.contains("S3.PutObject") && failed.contains("Backup.CreateBackupPlan"),
+        "two concerns fail at once: {failed}"
+    );
+    let (code, body) = d.http("GET", "/readyz");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("the last AWS round trip failed"), "{body}");
+    assert_eq!(d.stop(), 0);
+}
+
+/// A new lease table is CREATING at first (the emulator holds it so for a second, as
+/// DynamoDB does), and refuses writes until ACTIVE: the lease is written only then, with
+/// no failed attempt before it.
+#[tokio::test]
+async fn the_lease_is_written_once_its_new_table_is_active() {
+    if skip_emulator_tests() {
+        return;
+    }
+    let emu = Emulator::start();
+    let (_dir, file) = desired_file(&example());
+    let d = start(
+        &emu,
+        &file,
+        &["--resync", "60s", "--lease-table", "bco-new-lease"],
+    );
+    let mark = d.mark();
+    d.wait_from(mark, "the lease", |l| l.contains("lease taken"));
+    let lines = d.lines_from(0);
+    let waited = lines
+        .iter()
+        .position(|l| l.contains("waiting for the lease table to become ACTIVE"));
+    let taken = lines.iter().position(|l| l.contains("lease taken"));
+    assert!(
+        waited.is_some() && waited < taken,
+        "the table was CREATING: the operator waits for it\n{}",
+        lines.join("\n")
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("cannot renew the lease")),
+        "{}",
+        lines.join("\n")
+    );
+    assert_eq!(d.stop(), 0);
+}

@@ -423,3 +423,64 @@ async fn mocked_bedrock_known_legacy_and_profile_ids_pass_and_the_config_is_push
     );
     assert_eq!(head.content_type(), Some("application/yaml"));
 }
+
+/// A plan with more selections than one page holds: the operator's selection is on the
+/// second page, so nothing is to be replaced (reading the first page alone, it would
+/// create a duplicate selection every pass).
+#[tokio::test]
+async fn mocked_backup_selections_are_read_across_pages() {
+    let want = owned(&doc(|s| s));
+    let name = want.selection.name.clone();
+    let list = mock!(Backup::list_backup_plans).then_output(listed_plan);
+    let tags = mock!(Backup::list_tags).then_output(|| {
+        ListTagsOutput::builder()
+            .tags("bedrock-chat-operator/managed-by", "bedrock-chat-operator")
+            .build()
+    });
+    let get = mock!(Backup::get_backup_plan).then_output(|| {
+        GetBackupPlanOutput::builder()
+            .backup_plan(
+                BackupPlan::builder()
+                    .backup_plan_name("bedrock-image-chat-efs")
+                    .rules(rule("cron(0 2 * * ? *)", 7))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    });
+    let member = |id: &str, name: &str| {
+        BackupSelectionsListMember::builder()
+            .selection_id(id)
+            .selection_name(name)
+            .iam_role_arn("arn:aws:iam::123456789012:role/chat-backup")
+            .build()
+    };
+    let first = mock!(Backup::list_backup_selections)
+        .match_requests(|r| r.next_token().is_none())
+        .then_output(move || {
+            ListBackupSelectionsOutput::builder()
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(Backup::list_backup_selections)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(move || {
+            ListBackupSelectionsOutput::builder()
+                .backup_selections_list(member("s1", &name))
+                .build()
+        });
+    let clients = clients_with_backup(mock_client!(
+        aws_sdk_backup,
+        RuleMode::MatchAny,
+        [&list, &tags, &get, &first, &second]
+    ));
+    let mut live = live_services(&want);
+    live.backup = observe::describe_backup(&clients, "bedrock-image-chat-efs", None)
+        .await
+        .unwrap();
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+    let mut p = empty_plan();
+    plan::plan_owned(&mut p, &want, &outputs(), &live);
+    let kinds: Vec<&str> = p.actions.iter().map(|a| a.kind.name()).collect();
+    assert!(kinds.is_empty(), "{kinds:?}");
+}

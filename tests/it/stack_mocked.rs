@@ -155,8 +155,13 @@ async fn mocked_cfn_rollback_complete_is_blocked_then_recreated_when_allowed() {
             .status(ChangeSetStatus::CreateComplete)
             .build()
     });
+    // A failed create must not leave its (retained) EFS file system behind.
     let execute = mock!(Cfn::execute_change_set)
-        .match_requests(|r| r.change_set_name() == Some("cs-1"))
+        .match_requests(|r| {
+            r.change_set_name() == Some("cs-1")
+                && r.retain_except_on_create() == Some(true)
+                && r.disable_rollback() == Some(false)
+        })
         .then_output(|| ExecuteChangeSetOutput::builder().build());
     let protect = mock!(Cfn::update_termination_protection)
         .match_requests(|r| r.enable_termination_protection() == Some(true))
@@ -496,8 +501,10 @@ async fn mocked_cfn_failed_update_reports_the_first_failure() {
             .status(ChangeSetStatus::CreateComplete)
             .build()
     });
-    let execute =
-        mock!(Cfn::execute_change_set).then_output(|| ExecuteChangeSetOutput::builder().build());
+    // An update's rollback keeps Retain as it is (the data of a replaced file system).
+    let execute = mock!(Cfn::execute_change_set)
+        .match_requests(|r| r.retain_except_on_create().is_none())
+        .then_output(|| ExecuteChangeSetOutput::builder().build());
     let events = mock!(Cfn::describe_stack_events)
         .sequence()
         .output(|| {
@@ -586,4 +593,113 @@ async fn mocked_cfn_a_throttled_poll_does_not_end_the_wait() {
     assert_eq!(describe_cs.num_calls(), 2);
     assert_eq!(describe.num_calls(), 4);
     assert_eq!(execute.num_calls(), 1);
+}
+
+/// Drift detection as ops must read it: a detection that failed for some resources is
+/// not "in sync" (it is incomplete, and what it found is still shown), and the known
+/// false positives — the operator's own tag and count on an ECS service, the EFS volume
+/// CloudFormation reads as null on a task definition — are set apart with their reason,
+/// so `Drifted` is not stuck True on a healthy stack.
+#[tokio::test]
+async fn mocked_cfn_failed_detection_is_incomplete_and_known_false_positives_are_set_apart() {
+    let diff = |path: &str, kind: DifferenceType, actual: &str| {
+        PropertyDifference::builder()
+            .property_path(path)
+            .expected_value("")
+            .actual_value(actual)
+            .difference_type(kind)
+            .build()
+    };
+    let resource = |id: &str, ty: &str, diffs: Vec<PropertyDifference>| {
+        StackResourceDrift::builder()
+            .stack_id(ID)
+            .logical_resource_id(id)
+            .resource_type(ty)
+            .stack_resource_drift_status(StackResourceDriftStatus::Modified)
+            .timestamp(DateTime::from_secs(1_795_000_300))
+            .set_property_differences(Some(diffs))
+            .build()
+    };
+    let detect = mock!(Cfn::detect_stack_drift).then_output(|| {
+        DetectStackDriftOutput::builder()
+            .stack_drift_detection_id("d-2")
+            .build()
+    });
+    let status = mock!(Cfn::describe_stack_drift_detection_status).then_output(|| {
+        let mut s = drift_status(StackDriftDetectionStatus::DetectionFailed);
+        s.detection_status_reason =
+            Some("Failed to detect drift on resource [LiteLLMMasterKey]".into());
+        s
+    });
+    let drifts = mock!(Cfn::describe_stack_resource_drifts).then_output(move || {
+        DescribeStackResourceDriftsOutput::builder()
+            .stack_resource_drifts(resource(
+                "LiteLLMService",
+                "AWS::ECS::Service",
+                vec![
+                    diff("/DesiredCount", DifferenceType::NotEqual, "2"),
+                    diff(
+                        "/Tags/1",
+                        DifferenceType::Add,
+                        r#"{"Key":"bedrock-chat-operator/config-sha256","Value":"abc"}"#,
+                    ),
+                ],
+            ))
+            .stack_resource_drifts(resource(
+                "OpenWebUITaskDefinition",
+                "AWS::ECS::TaskDefinition",
+                vec![diff(
+                    "/Volumes/0/EFSVolumeConfiguration",
+                    DifferenceType::Remove,
+                    "null",
+                )],
+            ))
+            .build()
+    });
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&detect, &status, &drifts]
+    );
+    let result = observe::detect_drift(
+        &clients(cfn),
+        NAME,
+        Duration::from_millis(1),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let Drift::Incomplete {
+        reason,
+        resources,
+        ignored,
+    } = &result
+    else {
+        panic!("a failed detection is incomplete, got {result:?}")
+    };
+    assert!(reason.contains("LiteLLMMasterKey"), "{reason}");
+    assert!(resources.is_empty(), "{resources:?}");
+    assert_eq!(ignored.len(), 3, "{ignored:?}");
+    let live = LiveState {
+        stack: None,
+        drift: result,
+    };
+    let plan = plan::plan_stack(
+        &RenderedStack::new(&doc(|d| d)).unwrap(),
+        &live,
+        &Default::default(),
+    );
+    let text = plan.to_string();
+    assert!(text.contains("drift: not checked in full"), "{text}");
+    assert!(
+        text.contains("drift ignored: OpenWebUITaskDefinition /Volumes/0/EFSVolumeConfiguration: CloudFormation reads a task definition's EFSVolumeConfiguration as null (aws-cloudformation/cloudformation-coverage-roadmap#1283)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "drift ignored: LiteLLMService /DesiredCount: the operator owns the task count"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("resource(s) differ"), "{text}");
 }
