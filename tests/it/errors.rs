@@ -36,6 +36,14 @@ const DUMP: &[&str] = &[
     "hyper_util",
 ];
 
+fn assert_no_dump(texts: &[&str]) {
+    for text in texts {
+        for dump in DUMP {
+            assert!(!text.contains(dump), "{dump} shown:\n{text}");
+        }
+    }
+}
+
 #[test]
 fn missing_credentials_are_said_in_one_line_with_the_fix() {
     let (code, stdout, stderr) = plan(&[]);
@@ -50,11 +58,7 @@ fn missing_credentials_are_said_in_one_line_with_the_fix() {
         ),
         "{line}"
     );
-    for text in [&stdout, &stderr] {
-        for dump in DUMP {
-            assert!(!text.contains(dump), "{dump} shown:\n{text}");
-        }
-    }
+    assert_no_dump(&[&stdout, &stderr]);
 }
 
 #[test]
@@ -72,11 +76,7 @@ fn a_refused_connection_names_the_endpoint_and_the_detail_is_in_debug_logs() {
         ),
         "{stdout}"
     );
-    for text in [&stdout, &stderr] {
-        for dump in DUMP {
-            assert!(!text.contains(dump), "{dump} shown:\n{text}");
-        }
-    }
+    assert_no_dump(&[&stdout, &stderr]);
     // At debug level the SDK's own account is there, for whoever digs.
     let mut debug = endpoint.to_vec();
     debug.push(("BCO_LOG", "bedrock_chat_operator=debug"));

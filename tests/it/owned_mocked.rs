@@ -118,6 +118,26 @@ fn listed_plan() -> ListBackupPlansOutput {
         .build()
 }
 
+/// The plan as AWS Backup stores it: the example's rule, 02:00 UTC, kept 7 days.
+fn stored_plan() -> GetBackupPlanOutput {
+    GetBackupPlanOutput::builder()
+        .backup_plan(
+            BackupPlan::builder()
+                .backup_plan_name("bedrock-image-chat-efs")
+                .rules(rule("cron(0 2 * * ? *)", 7))
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+/// The tags that make a plan the operator's.
+fn managed_tags() -> ListTagsOutput {
+    ListTagsOutput::builder()
+        .tags("bedrock-chat-operator/managed-by", "bedrock-chat-operator")
+        .build()
+}
+
 fn rule(schedule: &str, days: i64) -> BackupRule {
     BackupRule::builder()
         .rule_name("efs-scheduled")
@@ -155,17 +175,7 @@ async fn mocked_backup_changed_rule_is_updated_in_place_and_its_version_remember
                 .tags("bedrock-chat-operator/managed-by", "bedrock-chat-operator")
                 .build()
         });
-    let get = mock!(Backup::get_backup_plan).then_output(|| {
-        GetBackupPlanOutput::builder()
-            .backup_plan(
-                BackupPlan::builder()
-                    .backup_plan_name("bedrock-image-chat-efs")
-                    .rules(rule("cron(0 2 * * ? *)", 7))
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-    });
+    let get = mock!(Backup::get_backup_plan).then_output(stored_plan);
     let selections = mock!(Backup::list_backup_selections).then_output(move || {
         ListBackupSelectionsOutput::builder()
             .backup_selections_list(
@@ -432,22 +442,8 @@ async fn mocked_backup_selections_are_read_across_pages() {
     let want = owned(&doc(|s| s));
     let name = want.selection.name.clone();
     let list = mock!(Backup::list_backup_plans).then_output(listed_plan);
-    let tags = mock!(Backup::list_tags).then_output(|| {
-        ListTagsOutput::builder()
-            .tags("bedrock-chat-operator/managed-by", "bedrock-chat-operator")
-            .build()
-    });
-    let get = mock!(Backup::get_backup_plan).then_output(|| {
-        GetBackupPlanOutput::builder()
-            .backup_plan(
-                BackupPlan::builder()
-                    .backup_plan_name("bedrock-image-chat-efs")
-                    .rules(rule("cron(0 2 * * ? *)", 7))
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-    });
+    let tags = mock!(Backup::list_tags).then_output(managed_tags);
+    let get = mock!(Backup::get_backup_plan).then_output(stored_plan);
     let member = |id: &str, name: &str| {
         BackupSelectionsListMember::builder()
             .selection_id(id)

@@ -16,6 +16,24 @@ pub fn example() -> String {
     std::fs::read_to_string(repo_root().join("desired-state/example.yaml")).unwrap()
 }
 
+/// The example with a new model list: one image model gone, one text model added.
+pub fn changed_models(doc: &str) -> String {
+    let changed = doc
+        .replace(
+            "    - {name: titan-image, modelId: amazon.titan-image-generator-v2:0, type: image}\n",
+            "",
+        )
+        .replace(
+            "  imageGeneration:",
+            "    - {name: nova-pro, modelId: amazon.nova-pro-v1:0, type: text}\n  imageGeneration:",
+        );
+    assert_ne!(
+        changed, doc,
+        "the example's model list moved; update this edit"
+    );
+    changed
+}
+
 /// Writes `doc` into a fresh directory and returns (dir guard, file path).
 pub fn desired_file(doc: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();

@@ -339,14 +339,7 @@ async fn mocked_cfn_drift_results_are_reported_by_plan() {
         [&detect, &status, &drifts]
     );
 
-    let result = observe::detect_drift(
-        &clients(cfn),
-        NAME,
-        Duration::from_millis(1),
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap();
+    let result = detect_drift(cfn).await;
     let Drift::Drifted { resources, .. } = &result else {
         panic!("expected drift, got {result:?}")
     };
@@ -370,6 +363,18 @@ async fn mocked_cfn_drift_results_are_reported_by_plan() {
         text.contains("AlarmHighCPU AWS::CloudWatch::Alarm DELETED"),
         "{text}"
     );
+}
+
+/// Drift detection on the stack through `cfn`, polling without delay.
+async fn detect_drift(cfn: Cfn) -> Drift {
+    observe::detect_drift(
+        &clients(cfn),
+        NAME,
+        Duration::from_millis(1),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap()
 }
 
 fn drift_status(s: StackDriftDetectionStatus) -> DescribeStackDriftDetectionStatusOutput {
@@ -661,14 +666,7 @@ async fn mocked_cfn_failed_detection_is_incomplete_and_known_false_positives_are
         RuleMode::MatchAny,
         [&detect, &status, &drifts]
     );
-    let result = observe::detect_drift(
-        &clients(cfn),
-        NAME,
-        Duration::from_millis(1),
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap();
+    let result = detect_drift(cfn).await;
     let Drift::Incomplete {
         reason,
         resources,
