@@ -2,6 +2,8 @@
 //! desired state wants of them, their live state, and the plan that closes the gap. Also
 //! the guard before a stack update: LiteLLM's config must be in S3 when a task may start.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::Readiness;
 use crate::aws::Clients;
 use crate::context::Context;
@@ -63,21 +65,29 @@ async fn catalog(ctx: &Context, clients: &Clients, region: &str) -> Result<Model
     Ok(catalog)
 }
 
-/// The config object's sha256, and Bedrock's model list when that config is about to be
-/// pushed (the ids are checked then, in the plan).
+/// The config object's sha256, and Bedrock's model list in each region the config calls
+/// when that config is about to be pushed (the ids are checked then, in the plan).
 async fn config(
     ctx: &Context,
     clients: &Clients,
     outputs: &Outputs,
     want: &OwnedDesired,
-) -> Result<(Option<String>, ModelCatalog)> {
+) -> Result<(Option<String>, BTreeMap<String, ModelCatalog>)> {
     let sha = observe::config_sha256(clients, &outputs.config_bucket, &outputs.config_key).await?;
-    let models = if sha.as_deref() == Some(want.config_sha256.as_str()) {
-        ModelCatalog::NotRead
-    } else {
-        catalog(ctx, clients, &want.bedrock_region).await?
-    };
-    Ok((sha, models))
+    let mut catalogs = BTreeMap::new();
+    if sha.as_deref() != Some(want.config_sha256.as_str()) {
+        let regions: BTreeSet<&str> = want
+            .bedrock_models
+            .iter()
+            .map(|m| m.region.as_str())
+            .collect();
+        let read =
+            futures::future::join_all(regions.iter().map(|r| catalog(ctx, clients, r))).await;
+        for (region, listed) in regions.into_iter().zip(read) {
+            catalogs.insert(region.to_string(), listed?);
+        }
+    }
+    Ok((sha, catalogs))
 }
 
 /// Before a stack update (which may start LiteLLM tasks), a config object gone missing

@@ -444,7 +444,7 @@ fn models(node: &Node, ctx: &mut Ctx) -> Vec<Model> {
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let p = format!("{path}[{i}]");
-        let Some(f) = ctx.fields(item, &p, &["name", "modelId", "type"]) else {
+        let Some(f) = ctx.fields(item, &p, &["name", "modelId", "type", "region"]) else {
             ctx.models_incomplete = true;
             continue;
         };
@@ -457,11 +457,15 @@ fn models(node: &Node, ctx: &mut Ctx) -> Vec<Model> {
         let kind = f
             .require(ctx, "type")
             .and_then(|n| ctx.choice(n, &f.path("type"), ModelType::NAMES, ModelType::parse));
+        let region = f
+            .get("region")
+            .and_then(|n| ctx.string(n, &f.path("region")));
         match (name, model_id, kind) {
             (Some(name), Some(model_id), Some(kind)) => out.push(Model {
                 name,
                 model_id,
                 kind,
+                region,
             }),
             _ => ctx.models_incomplete = true,
         }

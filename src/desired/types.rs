@@ -86,6 +86,29 @@ pub struct Model {
     pub model_id: String,
     #[serde(rename = "type")]
     pub kind: ModelType,
+    /// The Bedrock region LiteLLM calls for this model; `None`: `BedrockRegion`. No one
+    /// region serves every model (Stability's only us-west-2, for one).
+    pub region: Option<String>,
+}
+
+/// Cross-region inference profile prefixes: `us.anthropic.…` routes to the foundation
+/// model `anthropic.…`, which is what ListFoundationModels lists.
+pub const PROFILE_PREFIXES: &[&str] = &[
+    "us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca.",
+];
+
+/// The foundation model an inference-profile id routes to; `None` for a model id.
+pub fn profile_base(model_id: &str) -> Option<&str> {
+    PROFILE_PREFIXES
+        .iter()
+        .find_map(|p| model_id.strip_prefix(p))
+}
+
+impl Model {
+    /// The region this model is called in, given the stack's `BedrockRegion`.
+    pub fn region_or<'a>(&'a self, bedrock_region: &'a str) -> &'a str {
+        self.region.as_deref().unwrap_or(bedrock_region)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

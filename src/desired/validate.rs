@@ -26,6 +26,15 @@ pub const DERIVED_PARAMETERS: &[(&str, &str)] = &[
         chart::CREATE_SERVICES_AT_ZERO,
         "the operator (true on create, so that LiteLLM never starts before its config is in S3)",
     ),
+    ("BedrockModelArns", "spec.models (each model in its region)"),
+    (
+        "BedrockInferenceProfileArns",
+        "spec.models (each model in its region)",
+    ),
+    (
+        "BedrockProfileModelArns",
+        "spec.models (each model in its region)",
+    ),
 ];
 
 fn re(src: &str) -> Regex {
@@ -162,6 +171,32 @@ fn services(s: &Services, ctx: &mut Ctx) {
     }
 }
 
+/// A cross-region inference profile is called from a region of its geography
+/// (`us.` from a US region, `eu.` from a European one …; `global.` from any): a model
+/// id and region that cannot go together is said here rather than by Bedrock later.
+fn profile_region_mismatch(model_id: &str, region: &str) -> Option<String> {
+    const GEOGRAPHIES: &[(&str, &[&str])] = &[
+        ("us-gov.", &["us-gov-"]),
+        ("us.", &["us-east-", "us-west-"]),
+        ("eu.", &["eu-"]),
+        ("apac.", &["ap-"]),
+        ("jp.", &["ap-northeast-"]),
+        ("au.", &["ap-southeast-"]),
+        ("ca.", &["ca-"]),
+    ];
+    let (prefix, regions) = GEOGRAPHIES.iter().find(|(p, _)| model_id.starts_with(p))?;
+    (!regions.iter().any(|r| region.starts_with(r))).then(|| {
+        format!(
+            "{region:?} is outside the geography of the inference profile {model_id:?} ({prefix} profiles are called from regions {}); pick a region there, or a global. profile",
+            regions
+                .iter()
+                .map(|r| format!("{r}*"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
 fn models(spec: &Spec, ctx: &mut Ctx) {
     let mut seen = BTreeSet::new();
     for (i, m) in spec.models.iter().enumerate() {
@@ -196,6 +231,17 @@ fn models(spec: &Spec, ctx: &mut Ctx) {
             );
         } else if !MODEL_ID.is_match(&m.model_id) {
             ctx.err_at(&p, format!("must be a Bedrock model id such as anthropic.claude-3-5-sonnet-20241022-v2:0 (got {:?})", m.model_id));
+        }
+        if let Some(region) = &m.region {
+            let p = format!("{base}.region");
+            if !REGION.is_match(region) {
+                ctx.err_at(
+                    &p,
+                    format!("must be an AWS region such as us-west-2 (got {region:?})"),
+                );
+            } else if let Some(why) = profile_region_mismatch(&m.model_id, region) {
+                ctx.err_at(&p, why);
+            }
         }
     }
 
@@ -313,6 +359,11 @@ fn parameters(spec: &Spec, stack_name_ok: bool, ctx: &mut Ctx) {
         let p = "spec.parameters.BedrockRegion";
         if param("BedrockRegion") != spec.region {
             ctx.err_at(p, format!("must equal spec.region ({}) with ImagePullMode pull-through: without a NAT gateway Bedrock is reached only through the VPC endpoint of the stack's region (got {:?})", spec.region, param("BedrockRegion")));
+        }
+        for (i, m) in spec.models.iter().enumerate() {
+            if let Some(region) = m.region.as_ref().filter(|r| **r != spec.region) {
+                ctx.err_at(&format!("spec.models[{i}].region"), format!("must equal spec.region ({}) with ImagePullMode pull-through: the stack has no path out of its VPC, and only the stack region's bedrock-runtime endpoint is reachable (got {region:?}); use ImagePullMode nat to call Bedrock in {region}", spec.region));
+            }
         }
         let p = "spec.parameters.GhcrCredentialSecretArn";
         if param("GhcrCredentialSecretArn").is_empty() {

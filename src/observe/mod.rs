@@ -40,8 +40,9 @@ pub struct LiveOwned {
     pub scaling: LiveScaling,
     /// sha256 recorded on the LiteLLM config object (`None`: no object).
     pub config_sha256: Option<String>,
-    /// Bedrock's models in the config's region, read when the config differs.
-    pub models: ModelCatalog,
+    /// Bedrock's models in each region the config calls, by region; read only when the
+    /// config differs (empty otherwise).
+    pub models: BTreeMap<String, ModelCatalog>,
     pub backup: LiveBackup,
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::{CONFIG_TAG, Plan};
 use crate::observe::{
     LiveBackup, LiveOwned, LivePlan, LiveRule, LiveScaling, LiveSelection, LiveService,
-    ModelCatalog, PlanDetails, Selections,
+    PlanDetails, Selections,
 };
 use crate::render::{BackupPlan, BackupRule, Outputs, OwnedDesired, SelectionSpec};
 
@@ -44,8 +44,10 @@ pub fn owned_desired() -> OwnedDesired {
         litellm_count: 2,
         config_body: "model_list: []".into(),
         config_sha256: "c".repeat(64),
-        model_ids: vec!["amazon.nova-canvas-v1:0".into()],
-        bedrock_region: "us-west-2".into(),
+        bedrock_models: vec![crate::render::BedrockModel {
+            id: "amazon.nova-canvas-v1:0".into(),
+            region: "us-west-2".into(),
+        }],
         backup_plan: plan,
         backup_plan_sha256: "p".repeat(64),
         selection: SelectionSpec {
@@ -74,7 +76,7 @@ pub fn live() -> LiveOwned {
         litellm: Some(service("chat-litellm", 2)),
         scaling: LiveScaling::default(),
         config_sha256: Some("c".repeat(64)),
-        models: ModelCatalog::NotRead,
+        models: BTreeMap::new(),
         backup: LiveBackup {
             plan: Some(LivePlan {
                 id: "plan-1".into(),

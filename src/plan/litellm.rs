@@ -6,59 +6,70 @@
 use super::owned::usable;
 use super::services::count_change;
 use super::{Action, ActionKind, App, ConfigPush, Plan};
+use std::collections::BTreeMap;
+
+use crate::desired::profile_base;
 use crate::observe::{LiveOwned, ModelCatalog};
-use crate::render::{Outputs, OwnedDesired};
+use crate::render::{BedrockModel, Outputs, OwnedDesired};
 
 /// Tag on the LiteLLM service: sha256 of the config its running tasks started with.
 pub const CONFIG_TAG: &str = "bedrock-chat-operator/config-sha256";
-
-/// Cross-region inference profile prefixes: `us.anthropic.…` routes to the foundation
-/// model `anthropic.…`, which is what ListFoundationModels lists.
-const PROFILE_PREFIXES: &[&str] = &[
-    "us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca.",
-];
 
 fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
-/// Whether Bedrock offers every model id: `Err` with the problem when it does not, else
-/// the notes (LEGACY models, a list that could not be read).
-pub fn check_models(ids: &[String], catalog: &ModelCatalog) -> Result<Vec<String>, String> {
-    let (region, models) = match catalog {
-        ModelCatalog::Listed { region, models } => (region, models),
-        ModelCatalog::Unavailable { reason } => {
-            return Ok(vec![format!("model ids not checked: {reason}")]);
-        }
-        ModelCatalog::NotRead => {
-            return Ok(vec![
-                "model ids not checked: Bedrock's model list was not read".to_string(),
-            ]);
-        }
-    };
-    let mut unknown = Vec::new();
+/// Whether Bedrock offers every model in the region it is called in: `Err` with the
+/// problem when it does not, else the notes (LEGACY models, lists that could not be read).
+pub fn check_models(
+    models: &[BedrockModel],
+    catalogs: &BTreeMap<String, ModelCatalog>,
+) -> Result<Vec<String>, String> {
+    let mut unknown: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut unchecked: BTreeMap<&str, String> = BTreeMap::new();
     let mut notes = Vec::new();
-    for id in ids {
-        let base = PROFILE_PREFIXES
-            .iter()
-            .find_map(|p| id.strip_prefix(p))
-            .unwrap_or(id);
-        match models.get(base).map(String::as_str) {
-            None => unknown.push(id.as_str()),
-            Some("LEGACY") => notes.push(format!(
-                "Bedrock marks {id} LEGACY in {region}: it still works but will be retired; plan a replacement"
-            )),
-            Some(_) => {}
+    for m in models {
+        let base = profile_base(&m.id).unwrap_or(&m.id);
+        match catalogs.get(&m.region) {
+            Some(ModelCatalog::Listed { models, .. }) => match models.get(base).map(String::as_str) {
+                None => unknown.entry(&m.region).or_default().push(&m.id),
+                Some("LEGACY") => notes.push(format!(
+                    "Bedrock marks {} LEGACY in {}: it still works but will be retired; plan a replacement",
+                    m.id, m.region
+                )),
+                Some(_) => {}
+            },
+            Some(ModelCatalog::Unavailable { reason }) => {
+                unchecked.entry(&m.region).or_insert_with(|| reason.clone());
+            }
+            Some(ModelCatalog::NotRead) | None => {
+                unchecked
+                    .entry(&m.region)
+                    .or_insert_with(|| "Bedrock's model list was not read".to_string());
+            }
         }
     }
+    notes.extend(
+        unchecked
+            .into_iter()
+            .map(|(region, reason)| format!("model ids not checked in {region}: {reason}")),
+    );
     if unknown.is_empty() {
-        Ok(notes)
-    } else {
-        Err(format!(
-            "Bedrock in {region} offers no model {} (ListFoundationModels); fix spec.models or spec.parameters.BedrockRegion — the LiteLLM config is not pushed",
-            unknown.join(", ")
-        ))
+        return Ok(notes);
     }
+    let each: Vec<String> = unknown
+        .iter()
+        .map(|(region, ids)| {
+            format!(
+                "Bedrock in {region} offers no model {} (ListFoundationModels)",
+                ids.join(", ")
+            )
+        })
+        .collect();
+    Err(format!(
+        "{}; fix spec.models (modelId or region) or spec.parameters.BedrockRegion — the LiteLLM config is not pushed",
+        each.join("; ")
+    ))
 }
 
 fn config_push(desired: &OwnedDesired, outputs: &Outputs, from: Option<String>) -> ConfigPush {
@@ -76,7 +87,7 @@ pub(super) fn plan(plan: &mut Plan, desired: &OwnedDesired, outputs: &Outputs, l
     let current = live.config_sha256.as_deref() == Some(want.as_str());
     let mut pushed = false;
     if !current {
-        match check_models(&desired.model_ids, &live.models) {
+        match check_models(&desired.bedrock_models, &live.models) {
             Err(problem) => plan.problems.push(problem),
             Ok(notes) => {
                 plan.notes.extend(notes);
@@ -87,7 +98,7 @@ pub(super) fn plan(plan: &mut Plan, desired: &OwnedDesired, outputs: &Outputs, l
                             "no LiteLLM config at s3://{}/{}: push {} models",
                             outputs.config_bucket,
                             outputs.config_key,
-                            desired.model_ids.len()
+                            desired.bedrock_models.len()
                         ),
                         Some("") => "the LiteLLM config object was written by someone else (no sha256): replace it".to_string(),
                         Some(old) => format!(
@@ -154,13 +165,13 @@ pub fn restore_config(
     desired: &OwnedDesired,
     outputs: &Outputs,
     config_sha256: Option<&str>,
-    catalog: &ModelCatalog,
+    catalogs: &BTreeMap<String, ModelCatalog>,
 ) {
     let updates = |a: &Action| matches!(a.kind, ActionKind::UpdateStack { .. });
     if config_sha256.is_some() || !plan.actions.iter().any(updates) {
         return;
     }
-    match check_models(&desired.model_ids, catalog) {
+    match check_models(&desired.bedrock_models, catalogs) {
         Ok(notes) => {
             plan.notes.extend(notes);
             plan.actions.insert(
@@ -185,20 +196,19 @@ pub fn restore_config(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::super::fixtures::{live, names, outputs, owned_desired as desired, run};
     use super::*;
     use crate::plan::PlanStatus;
 
-    fn listed(models: &[(&str, &str)]) -> ModelCatalog {
-        ModelCatalog::Listed {
+    fn listed(models: &[(&str, &str)]) -> BTreeMap<String, ModelCatalog> {
+        let catalog = ModelCatalog::Listed {
             region: "us-west-2".into(),
             models: models
                 .iter()
                 .map(|(id, s)| (id.to_string(), s.to_string()))
                 .collect::<BTreeMap<_, _>>(),
-        }
+        };
+        BTreeMap::from([("us-west-2".to_string(), catalog)])
     }
 
     #[test]
@@ -301,10 +311,16 @@ mod tests {
     #[test]
     fn legacy_and_profile_ids_pass_with_a_note() {
         let mut d = desired();
-        d.model_ids = vec![
-            "amazon.nova-canvas-v1:0".into(),
-            "us.anthropic.claude-3-5-sonnet-20241022-v2:0".into(),
-        ];
+        d.bedrock_models = [
+            "amazon.nova-canvas-v1:0",
+            "us.anthropic.claude-3-5-sonnet-20241022-v2:0",
+        ]
+        .iter()
+        .map(|id| BedrockModel {
+            id: id.to_string(),
+            region: "us-west-2".into(),
+        })
+        .collect();
         d.config_sha256 = "d".repeat(64);
         let mut l = live();
         l.models = listed(&[
@@ -349,13 +365,7 @@ mod tests {
 
         // Present (even an older one): nothing to restore.
         let mut p = update_plan();
-        restore_config(
-            &mut p,
-            &desired(),
-            &outputs(),
-            Some("b"),
-            &ModelCatalog::NotRead,
-        );
+        restore_config(&mut p, &desired(), &outputs(), Some("b"), &BTreeMap::new());
         assert_eq!(names(&p), ["UpdateStack"]);
 
         // Cannot be restored: the update waits, and says why.

@@ -58,7 +58,7 @@ pub fn litellm_config(spec: &Spec, bedrock_region: &str) -> LiteLlmConfig {
                 model_name: m.name.clone(),
                 litellm_params: LiteLlmParams {
                     model: format!("bedrock/{}", m.model_id),
-                    aws_region_name: bedrock_region.to_string(),
+                    aws_region_name: m.region_or(bedrock_region).to_string(),
                 },
                 model_info: ModelInfo {
                     mode: match m.kind {

@@ -10,7 +10,7 @@ mod stack;
 
 pub use backup::{BackupPlan, BackupRule, backup_plan, backup_plan_name};
 pub use litellm::{LITELLM_CONFIG_CONTENT_TYPE, LiteLlmConfig, litellm_config};
-pub use owned::{Outputs, OwnedDesired, SelectionSpec, owned};
+pub use owned::{BedrockModel, Outputs, OwnedDesired, SelectionSpec, owned};
 pub use parameters::stack_parameters;
 pub use stack::{MANAGED_BY, RenderedStack, TAG_MANAGED_BY, TAG_NAME, TAG_PREFIX, TAG_TEMPLATE};
 

@@ -61,6 +61,13 @@ pub struct SelectionSpec {
     pub resources: Vec<String>,
 }
 
+/// A Bedrock model (or inference profile) id and the region LiteLLM calls it in.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct BedrockModel {
+    pub id: String,
+    pub region: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnedDesired {
@@ -70,8 +77,8 @@ pub struct OwnedDesired {
     /// The exact bytes of LiteLLM's config.yaml, and their sha256.
     pub config_body: String,
     pub config_sha256: String,
-    pub model_ids: Vec<String>,
-    pub bedrock_region: String,
+    /// Every Bedrock model id with the region it is called in.
+    pub bedrock_models: Vec<BedrockModel>,
     pub backup_plan: BackupPlan,
     /// sha256 of the backup plan, to know whether a version verified earlier still fits.
     pub backup_plan_sha256: String,
@@ -102,8 +109,14 @@ pub fn owned(
         litellm_count: spec.services.litellm.desired_count,
         config_sha256: sha256_hex(config_body.as_bytes()),
         config_body,
-        model_ids: spec.models.iter().map(|m| m.model_id.clone()).collect(),
-        bedrock_region,
+        bedrock_models: spec
+            .models
+            .iter()
+            .map(|m| BedrockModel {
+                id: m.model_id.clone(),
+                region: m.region_or(&bedrock_region).to_string(),
+            })
+            .collect(),
         backup_plan_sha256: sha256_hex(plan_json.as_bytes()),
         backup_plan: plan,
         selection: SelectionSpec {

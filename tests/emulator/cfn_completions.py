@@ -63,7 +63,8 @@ def _complete_task_definition() -> None:
     container definitions with CloudFormation's PascalCase keys, so a task definition
     replaced by a stack update reads back without its environment, secrets or command.
     Register every property, camelCased as the ECS API has them, on create and update
-    (an update registers a new revision, as CloudFormation does)."""
+    (an update whose resolved properties changed registers a new revision, as
+    CloudFormation does; one that changed nothing keeps the task definition)."""
     from moto.core.utils import pascal_to_camelcase, remap_nested_keys
 
     td_cls = ecs_models.TaskDefinition
@@ -71,7 +72,7 @@ def _complete_task_definition() -> None:
     def register(props: dict[str, Any], account_id: str, region_name: str) -> Any:
         camel = lambda v: remap_nested_keys(v, pascal_to_camelcase)  # noqa: E731
         backend = ecs_models.ecs_backends[account_id][region_name]
-        return backend.register_task_definition(
+        td = backend.register_task_definition(
             family=props.get("Family") or f"task-definition-{uuid.uuid4().hex[:8]}",
             container_definitions=camel(props.get("ContainerDefinitions") or []),
             volumes=camel(props.get("Volumes") or []),
@@ -84,6 +85,8 @@ def _complete_task_definition() -> None:
             execution_role_arn=props.get("ExecutionRoleArn"),
             runtime_platform=camel(props.get("RuntimePlatform")) if props.get("RuntimePlatform") else None,
         )
+        td.bco_properties = json.dumps(props, sort_keys=True, default=str)
+        return td
 
     def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any,
                                         account_id: str, region_name: str, **kwargs: Any) -> Any:
@@ -94,7 +97,12 @@ def _complete_task_definition() -> None:
                                         cloudformation_json: Any, account_id: str,
                                         region_name: str) -> Any:
         del cls, new_resource_name
-        new = register(cloudformation_json["Properties"], account_id, region_name)
+        props = cloudformation_json["Properties"]
+        # Resolved properties unchanged (a dependency was updated in place): CloudFormation
+        # leaves the task definition alone, and so the service's deployment.
+        if getattr(original_resource, "bco_properties", None) == json.dumps(props, sort_keys=True, default=str):
+            return original_resource
+        new = register(props, account_id, region_name)
         ecs_models.ecs_backends[account_id][region_name].deregister_task_definition(
             original_resource.arn)
         return new
@@ -238,6 +246,7 @@ def _complete_existing_models() -> None:
     _complete_task_definition()
     _dependents_follow_their_dependencies()
     _complete_iam_role()
+    _list_parameters_read_back_as_given()
     _drop_novalue_list_items()
     _add_cfn_attributes(efs_models.FileSystem, {
         "Arn": lambda fs: fs.file_system_arn,
@@ -274,6 +283,26 @@ def _complete_existing_models() -> None:
             lambda cls, attr: attr in ("TargetGroupFullName", "TargetGroupArn",
                                        "TargetGroupName", "LoadBalancerArns")
         )
+
+
+def _list_parameters_read_back_as_given() -> None:
+    """DescribeStacks returns a CommaDelimitedList parameter as the comma-separated string
+    it was given; moto returned the Python repr of the list it split it into, so every
+    such parameter looked changed on the next plan."""
+    from moto.cloudformation import models as cfn_models
+
+    def parameter_list(self: Any) -> list[dict[str, Any]]:
+        hidden = self.resource_map.no_echo_parameter_keys
+        return [
+            {
+                "ParameterKey": k,
+                "ParameterValue": "****" if k in hidden
+                else ",".join(map(str, v)) if isinstance(v, list) else v,
+            }
+            for k, v in self.resource_map.resolved_parameters.items()
+        ]
+
+    cfn_models.Stack.parameter_list = property(parameter_list)
 
 
 def _add_update_termination_protection() -> None:

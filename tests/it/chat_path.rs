@@ -514,10 +514,11 @@ async fn litellm_serves_the_reconciled_models_and_generates_images_through_bedro
         );
         let call = &calls[0];
         assert_eq!(call.model_id, model.model_id, "{}", model.name);
-        // Signed for the BedrockRegion the config names (aws_region_name).
+        // Signed for the model's own region (its aws_region_name in the config).
+        let region = model.region_or(REGION);
         assert!(
             call.authorization
-                .contains(&format!("/{REGION}/bedrock/aws4_request")),
+                .contains(&format!("/{region}/bedrock/aws4_request")),
             "{}: {}",
             model.name,
             call.authorization
@@ -572,6 +573,6 @@ async fn litellm_serves_the_reconciled_models_and_generates_images_through_bedro
         .iter()
         .map(|m| m.name.clone())
         .collect();
-    assert!(want.contains("nova-pro") && !want.contains("titan-image"));
+    assert!(want.contains("nova-lite") && !want.contains("stable-image-ultra"));
     assert_eq!(proxy.models(Some(&key)), (200, want));
 }

@@ -234,7 +234,7 @@ async fn model_added_in_git_reaches_s3_and_redeploys_litellm() {
     d.edit(|doc| {
         doc.replace(
             "    - {name: claude-sonnet,",
-            "    - {name: nova-pro, modelId: us.amazon.nova-pro-v1:0, type: text}\n    - {name: claude-sonnet,",
+            "    - {name: nova-lite, modelId: us.amazon.nova-lite-v1:0, type: text}\n    - {name: claude-sonnet,",
         )
     });
     let plan = d.plan();
@@ -252,10 +252,12 @@ async fn model_added_in_git_reaches_s3_and_redeploys_litellm() {
         plan.stdout
     );
     let apply = d.apply();
+    // The stack first: the LiteLLM task role may invoke exactly the models listed, so a
+    // new model is granted before LiteLLM is redeployed to serve it.
     assert!(
         apply
             .stdout
-            .contains("applied PushModelConfig, RedeployLiteLlm"),
+            .contains("applied UpdateStack, PushModelConfig, RedeployLiteLlm"),
         "{}",
         apply.stdout
     );
@@ -273,9 +275,9 @@ async fn model_added_in_git_reaches_s3_and_redeploys_litellm() {
         .cloned()
         .unwrap();
     let body = String::from_utf8(object.body.collect().await.unwrap().to_vec()).unwrap();
-    assert!(body.contains("model_name: nova-pro"), "{body}");
+    assert!(body.contains("model_name: nova-lite"), "{body}");
     assert!(
-        body.contains("model: bedrock/us.amazon.nova-pro-v1:0"),
+        body.contains("model: bedrock/us.amazon.nova-lite-v1:0"),
         "{body}"
     );
     let after = tag_of(&d.service("LiteLLMServiceName").await).unwrap();

@@ -315,23 +315,25 @@ fn summary(id: &str, status: FoundationModelLifecycleStatus) -> FoundationModelS
         .unwrap()
 }
 
+/// Bedrock's list of one region, with the example's models (Stable Image Ultra marked
+/// LEGACY, to see it noted).
 fn bedrock_listing() -> Bedrock {
     let list = mock!(Bedrock::list_foundation_models).then_output(|| {
         ListFoundationModelsOutput::builder()
-            .model_summaries(summary(
-                "amazon.nova-canvas-v1:0",
-                FoundationModelLifecycleStatus::Legacy,
-            ))
             .model_summaries(summary(
                 "stability.sd3-5-large-v1:0",
                 FoundationModelLifecycleStatus::Active,
             ))
             .model_summaries(summary(
-                "amazon.titan-image-generator-v2:0",
+                "stability.stable-image-ultra-v1:1",
+                FoundationModelLifecycleStatus::Legacy,
+            ))
+            .model_summaries(summary(
+                "anthropic.claude-sonnet-4-6",
                 FoundationModelLifecycleStatus::Active,
             ))
             .model_summaries(summary(
-                "anthropic.claude-3-5-sonnet-20241022-v2:0",
+                "amazon.nova-pro-v1:0",
                 FoundationModelLifecycleStatus::Active,
             ))
             .build()
@@ -340,14 +342,17 @@ fn bedrock_listing() -> Bedrock {
 }
 
 /// The plan of the owned fields when the config object is missing and Bedrock lists
-/// what `bedrock_listing` does (read through `observe`, as a pass reads it).
+/// what `bedrock_listing` does in each region the models are called in (read through
+/// `observe`, as a pass reads it).
 async fn plan_with_catalog(want: &OwnedDesired) -> Plan {
-    let catalog = observe::foundation_models(&bedrock_listing(), "us-west-2")
-        .await
-        .unwrap();
     let mut live = live_services(want);
     live.config_sha256 = None;
-    live.models = catalog;
+    for m in &want.bedrock_models {
+        let catalog = observe::foundation_models(&bedrock_listing(), &m.region)
+            .await
+            .unwrap();
+        live.models.insert(m.region.clone(), catalog);
+    }
     let mut p = empty_plan();
     plan::plan_owned(&mut p, want, &outputs(), &live);
     p
@@ -357,8 +362,8 @@ async fn plan_with_catalog(want: &OwnedDesired) -> Plan {
 async fn mocked_bedrock_unknown_model_id_stops_the_push_and_names_it() {
     let d = doc(|s| {
         s.replace(
-            "modelId: amazon.titan-image-generator-v2:0",
-            "modelId: amazon.titan-image-generator-v9:0",
+            "modelId: stability.sd3-5-large-v1:0",
+            "modelId: stability.sd3-5-large-v9:0",
         )
     });
     // Refused in the plan, so `plan` reports it as `apply` does, and nothing is pushed.
@@ -368,7 +373,7 @@ async fn mocked_bedrock_unknown_model_id_stops_the_push_and_names_it() {
     assert_eq!(p.status(), plan::PlanStatus::Blocked);
     assert!(
         p.problems[0].starts_with(
-            "Bedrock in us-west-2 offers no model amazon.titan-image-generator-v9:0 (ListFoundationModels); fix spec.models or spec.parameters.BedrockRegion"
+            "Bedrock in us-west-2 offers no model stability.sd3-5-large-v9:0 (ListFoundationModels); fix spec.models"
         ),
         "{:?}",
         p.problems
@@ -397,15 +402,15 @@ async fn mocked_bedrock_known_legacy_and_profile_ids_pass_and_the_config_is_push
         .send()
         .await
         .unwrap();
-    // nova-canvas is LEGACY (noted, pushed); us.anthropic… is a cross-region profile of a
-    // listed model.
-    let d = doc(|s| s.replace("modelId: anthropic.claude", "modelId: us.anthropic.claude"));
+    // Stable Image Ultra is LEGACY (noted, pushed); us.anthropic… is a cross-region
+    // profile of a listed model; nova-pro is checked in its own region.
+    let d = doc(|s| s);
     let want = owned(&d);
     let mut p = plan_with_catalog(&want).await;
     assert!(
         p.notes
             .iter()
-            .any(|n| n.contains("amazon.nova-canvas-v1:0 LEGACY")),
+            .any(|n| n.contains("stability.stable-image-ultra-v1:1 LEGACY in us-west-2")),
         "{:?}",
         p.notes
     );

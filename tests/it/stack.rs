@@ -20,12 +20,12 @@ pub fn example() -> String {
 pub fn changed_models(doc: &str) -> String {
     let changed = doc
         .replace(
-            "    - {name: titan-image, modelId: amazon.titan-image-generator-v2:0, type: image}\n",
+            "    - {name: stable-image-ultra, modelId: stability.stable-image-ultra-v1:1, type: image, region: us-west-2}\n",
             "",
         )
         .replace(
             "  imageGeneration:",
-            "    - {name: nova-pro, modelId: amazon.nova-pro-v1:0, type: text}\n  imageGeneration:",
+            "    - {name: nova-lite, modelId: amazon.nova-lite-v1:0, type: text, region: us-east-1}\n  imageGeneration:",
         );
     assert_ne!(
         changed, doc,

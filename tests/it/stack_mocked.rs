@@ -141,7 +141,7 @@ async fn mocked_cfn_rollback_complete_is_blocked_then_recreated_when_allowed() {
                     .any(|t| t.key() == Some("bedrock-chat-operator/managed-by"))
                 && r.parameters().iter().any(|p| {
                     p.parameter_key() == Some("ImageGenerationModel")
-                        && p.parameter_value() == Some("nova-canvas")
+                        && p.parameter_value() == Some("stable-diffusion")
                 })
         })
         .then_output(|| {
