@@ -48,7 +48,8 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Write what each stack would deploy: template, parameters, LiteLLM config, backup plan.
+    /// Write what each stack would deploy: template, parameters, LiteLLM configs (chat and
+    /// images), backup plan.
     Render {
         /// File or directory of desired-state documents.
         path: PathBuf,
@@ -387,15 +388,18 @@ pub fn rendered_files(s: &ImageChatStack) -> Result<Vec<(&'static str, String)>>
         .map(|(k, v)| serde_json::json!({"ParameterKey": k, "ParameterValue": v}))
         .collect();
     let bedrock_region = params.get("BedrockRegion").cloned().unwrap_or_default();
-    let litellm = render::litellm_config(&s.spec, &bedrock_region)
-        .to_yaml()
-        .map_err(|e| render_err("LiteLLM config", e.to_string()))?;
+    let litellm = |kind| {
+        render::litellm_config(&s.spec, &bedrock_region, kind)
+            .to_yaml()
+            .map_err(|e| render_err("LiteLLM config", e.to_string()))
+    };
     // The vault exists once the stack does; `apply` fills in its output.
     let plan = render::backup_plan(&s.spec, "${BackupVaultName}");
     Ok(vec![
         ("stack.yaml", chart::STACK_TEMPLATE.to_string()),
         ("parameters.json", pretty_json("parameters", &cfn_params)?),
-        ("litellm-config.yaml", litellm),
+        ("litellm-config.yaml", litellm(desired::ModelType::Text)?),
+        ("litellm-images.yaml", litellm(desired::ModelType::Image)?),
         ("backup-plan.json", pretty_json("backup plan", &plan)?),
     ])
 }

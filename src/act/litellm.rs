@@ -50,14 +50,27 @@ pub(super) async fn execute(action: &Action, clients: &Clients) -> Result<&'stat
     }
 }
 
+/// The image process's object first: the chat object's sha256 is what the operator
+/// reads back as the pair's, so it is written once the other one is in place.
 async fn put_config(clients: &Clients, push: &ConfigPush) -> Result<()> {
-    let ConfigPush {
-        bucket,
-        key,
-        sha256,
-        body,
-        ..
-    } = push;
+    put_object(
+        clients,
+        &push.bucket,
+        &push.images_key,
+        &push.sha256,
+        &push.images_body,
+    )
+    .await?;
+    put_object(clients, &push.bucket, &push.key, &push.sha256, &push.body).await
+}
+
+async fn put_object(
+    clients: &Clients,
+    bucket: &str,
+    key: &str,
+    sha256: &str,
+    body: &str,
+) -> Result<()> {
     clients
         .s3
         .put_object()
@@ -65,7 +78,7 @@ async fn put_config(clients: &Clients, push: &ConfigPush) -> Result<()> {
         .key(key)
         .content_type(LITELLM_CONFIG_CONTENT_TYPE)
         .metadata(SHA256_METADATA, sha256)
-        .body(ByteStream::from(body.clone().into_bytes()))
+        .body(ByteStream::from(body.as_bytes().to_vec()))
         .send()
         .await
         .map_err(|e| aws::error("S3", "PutObject", format!("s3://{bucket}/{key}"), e))?;

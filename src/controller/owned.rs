@@ -73,7 +73,17 @@ async fn config(
     outputs: &Outputs,
     want: &OwnedDesired,
 ) -> Result<(Option<String>, BTreeMap<String, ModelCatalog>)> {
-    let sha = observe::config_sha256(clients, &outputs.config_bucket, &outputs.config_key).await?;
+    // Both objects: LiteLLM's chat process and its image process each read their own at
+    // start, and either may have gone missing on its own.
+    let (chat, images) = tokio::join!(
+        observe::config_sha256(clients, &outputs.config_bucket, &outputs.config_key),
+        observe::config_sha256(clients, &outputs.config_bucket, &outputs.images_config_key),
+    );
+    let sha = match (chat?, images?) {
+        (Some(a), Some(b)) if a == b => Some(a),
+        (Some(_), Some(_)) => Some(String::new()),
+        _ => None,
+    };
     let mut catalogs = BTreeMap::new();
     if sha.as_deref() != Some(want.config_sha256.as_str()) {
         let regions: BTreeSet<&str> = want

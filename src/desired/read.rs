@@ -353,6 +353,7 @@ fn services(node: Option<&Node>, ctx: &mut Ctx) -> Services {
             desired_count: defaults::DESIRED_COUNT,
             autoscaling: None,
             database_url_secret_arn: String::new(),
+            redis_url_secret_arn: String::new(),
         },
         litellm: LiteLlm {
             desired_count: defaults::DESIRED_COUNT,
@@ -367,7 +368,12 @@ fn services(node: Option<&Node>, ctx: &mut Ctx) -> Services {
         ctx.fields(
             n,
             "spec.services.openwebui",
-            &["desiredCount", "autoscaling", "databaseUrlSecretArn"],
+            &[
+                "desiredCount",
+                "autoscaling",
+                "databaseUrlSecretArn",
+                "redisUrlSecretArn",
+            ],
         )
     });
     if let Some(o) = openwebui {
@@ -385,6 +391,12 @@ fn services(node: Option<&Node>, ctx: &mut Ctx) -> Services {
             .and_then(|s| ctx.string(s, &o.path("databaseUrlSecretArn")))
         {
             ow.database_url_secret_arn = v;
+        }
+        if let Some(v) = o
+            .get("redisUrlSecretArn")
+            .and_then(|s| ctx.string(s, &o.path("redisUrlSecretArn")))
+        {
+            ow.redis_url_secret_arn = v;
         }
     }
     let litellm = f

@@ -61,6 +61,9 @@ pub struct OpenWebUi {
     pub autoscaling: Option<Autoscaling>,
     /// Secrets Manager ARN of the PostgreSQL URL; empty means SQLite on EFS (one task).
     pub database_url_secret_arn: String,
+    /// Secrets Manager ARN of a Redis URL, for websockets and settings shared between
+    /// tasks; empty: one task.
+    pub redis_url_secret_arn: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -23,6 +23,10 @@ pub const DERIVED_PARAMETERS: &[(&str, &str)] = &[
         "spec.services.openwebui.databaseUrlSecretArn",
     ),
     (
+        "OpenWebUIRedisUrlSecretArn",
+        "spec.services.openwebui.redisUrlSecretArn",
+    ),
+    (
         chart::CREATE_SERVICES_AT_ZERO,
         "the operator (true on create, so that LiteLLM never starts before its config is in S3)",
     ),
@@ -148,26 +152,49 @@ fn services(s: &Services, ctx: &mut Ctx) {
     let most = ow
         .autoscaling
         .map_or(ow.desired_count, |a| a.max_capacity.max(ow.desired_count));
-    let arn = ow.database_url_secret_arn.as_str();
-    let arn_path = "spec.services.openwebui.databaseUrlSecretArn";
-    if most > 1 && arn.is_empty() {
-        let (path, field) = if ow.autoscaling.is_some_and(|a| a.max_capacity > 1) {
-            (
-                "spec.services.openwebui.autoscaling.maxCapacity",
-                "autoscaling up to",
-            )
-        } else {
-            ("spec.services.openwebui.desiredCount", "desiredCount")
-        };
-        ctx.err_at(path,
-            format!("{field} {most} Open WebUI tasks needs {arn_path}: several tasks on one SQLite file on EFS corrupt it; give a PostgreSQL URL secret or keep 1 task"),
+    // Several tasks need a shared database (SQLite on EFS corrupts under several writers)
+    // and a shared Redis (one task refuses another's websocket sessions, open-webui#5075).
+    let (path, field) = if ow.autoscaling.is_some_and(|a| a.max_capacity > 1) {
+        (
+            "spec.services.openwebui.autoscaling.maxCapacity",
+            "autoscaling up to",
+        )
+    } else {
+        ("spec.services.openwebui.desiredCount", "desiredCount")
+    };
+    let secrets = [
+        (
+            ow.database_url_secret_arn.as_str(),
+            "spec.services.openwebui.databaseUrlSecretArn",
+            "several tasks on one SQLite file on EFS corrupt it",
+        ),
+        (
+            ow.redis_url_secret_arn.as_str(),
+            "spec.services.openwebui.redisUrlSecretArn",
+            "without a shared Redis one task refuses the other's websocket sessions (open-webui#5075)",
+        ),
+    ];
+    let missing: Vec<_> = secrets.iter().filter(|(arn, ..)| arn.is_empty()).collect();
+    if most > 1 && !missing.is_empty() {
+        // One finding for the count: both gaps are said at the line that needs them.
+        let names: Vec<_> = missing.iter().map(|(_, p, _)| *p).collect();
+        let why: Vec<_> = missing.iter().map(|(.., w)| *w).collect();
+        ctx.err_at(
+            path,
+            format!(
+                "{field} {most} Open WebUI tasks needs {}: {}; give the secret(s) or keep 1 task",
+                names.join(" and "),
+                why.join("; ")
+            ),
         );
     }
-    if !arn.is_empty() && !SECRET_ARN.is_match(arn) {
-        ctx.err_at(
-            arn_path,
-            format!("must be a Secrets Manager secret ARN (got {arn:?})"),
-        );
+    for (arn, arn_path, _) in secrets {
+        if !arn.is_empty() && !SECRET_ARN.is_match(arn) {
+            ctx.err_at(
+                arn_path,
+                format!("must be a Secrets Manager secret ARN (got {arn:?})"),
+            );
+        }
     }
 }
 

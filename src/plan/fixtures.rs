@@ -17,6 +17,7 @@ pub fn outputs() -> Outputs {
         litellm_service: "chat-litellm".into(),
         config_bucket: "chat-config".into(),
         config_key: "litellm/config.yaml".into(),
+        images_config_key: "litellm/images.yaml".into(),
         file_system_arn: "arn:aws:elasticfilesystem:us-west-2:1:file-system/fs-1".into(),
         backup_vault: "chat-vault".into(),
         backup_role_arn: "arn:aws:iam::1:role/backup".into(),
@@ -43,6 +44,7 @@ pub fn owned_desired() -> OwnedDesired {
         openwebui_autoscaling: None,
         litellm_count: 2,
         config_body: "model_list: []".into(),
+        images_config_body: "model_list: []".into(),
         config_sha256: "c".repeat(64),
         bedrock_models: vec![crate::render::BedrockModel {
             id: "amazon.nova-canvas-v1:0".into(),

@@ -76,9 +76,11 @@ fn config_push(desired: &OwnedDesired, outputs: &Outputs, from: Option<String>) 
     ConfigPush {
         bucket: outputs.config_bucket.clone(),
         key: outputs.config_key.clone(),
+        images_key: outputs.images_config_key.clone(),
         sha256: desired.config_sha256.clone(),
         from,
         body: desired.config_body.clone(),
+        images_body: desired.images_config_body.clone(),
     }
 }
 

@@ -162,15 +162,19 @@ pub enum App {
     LiteLlm,
 }
 
-/// LiteLLM's config object as the operator writes it.
+/// LiteLLM's config objects as the operator writes them: the chat process's (`key`)
+/// and the image process's (`images_key`), both carrying the sha256 of the pair.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ConfigPush {
     pub bucket: String,
     pub key: String,
+    pub images_key: String,
     pub sha256: String,
     pub from: Option<String>,
     #[serde(skip)]
     pub body: String,
+    #[serde(skip)]
+    pub images_body: String,
 }
 
 /// The group an action runs in: the actions of one concern run in order and stop at the

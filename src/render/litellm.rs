@@ -1,5 +1,6 @@
-//! LiteLLM's proxy `config.yaml`, read by LiteLLM at start from the stack's S3 config
-//! bucket (`LITELLM_CONFIG_BUCKET_NAME` / `LITELLM_CONFIG_BUCKET_OBJECT_KEY`).
+//! LiteLLM's proxy configs, read by LiteLLM at start from the stack's S3 config bucket
+//! (`LITELLM_CONFIG_BUCKET_NAME` / `LITELLM_CONFIG_BUCKET_OBJECT_KEY`): one for the chat
+//! process (text models), one for the image process (image models).
 
 use serde::Serialize;
 
@@ -48,16 +49,18 @@ struct GeneralSettings {
     master_key: &'static str,
 }
 
-/// The config for `spec`, as a typed value.
-pub fn litellm_config(spec: &Spec, bedrock_region: &str) -> LiteLlmConfig {
+/// The config of the LiteLLM process that serves the models of `kind`: the chat one
+/// (text models; what Open WebUI offers for chat) or the image one (image generation).
+pub fn litellm_config(spec: &Spec, bedrock_region: &str, kind: ModelType) -> LiteLlmConfig {
     LiteLlmConfig {
         model_list: spec
             .models
             .iter()
+            .filter(|m| m.kind == kind)
             .map(|m| ModelEntry {
                 model_name: m.name.clone(),
                 litellm_params: LiteLlmParams {
-                    model: format!("bedrock/{}", m.model_id),
+                    model: litellm_model(m.kind, &m.model_id),
                     aws_region_name: m.region_or(bedrock_region).to_string(),
                 },
                 model_info: ModelInfo {
@@ -75,6 +78,20 @@ pub fn litellm_config(spec: &Spec, bedrock_region: &str) -> LiteLlmConfig {
     }
 }
 
+/// LiteLLM's model string. Text models go through Bedrock's Converse API, which AWS
+/// recommends as the one interface for every model that takes messages (Bedrock user
+/// guide, "Carry out a conversation with the Converse API operations") and which needs
+/// the same IAM actions as InvokeModel (API reference, Converse/ConverseStream). Without
+/// `converse/` LiteLLM picks the route from its own model list: a model newer than the
+/// pinned LiteLLM (e.g. Claude Sonnet 4.6 for 1.80.11) falls back to the per-family
+/// InvokeModel body, which breaks for any family LiteLLM does not know.
+fn litellm_model(kind: ModelType, model_id: &str) -> String {
+    match kind {
+        ModelType::Text => format!("bedrock/converse/{model_id}"),
+        ModelType::Image => format!("bedrock/{model_id}"),
+    }
+}
+
 impl LiteLlmConfig {
     /// The exact bytes uploaded; their sha256 identifies the config everywhere.
     pub fn to_yaml(&self) -> Result<String, serde_yaml::Error> {
@@ -82,5 +99,76 @@ impl LiteLlmConfig {
         Ok(format!(
             "# Rendered by bedrock-chat-operator from the desired state; edits here are overwritten.\n{body}"
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::spec_with_models;
+
+    #[test]
+    fn each_process_gets_its_kind_of_model_in_its_region_text_through_converse() {
+        let spec = spec_with_models(
+            "    - {name: sd, modelId: stability.sd3-5-large-v1:0, type: image}\n    - {name: pro, modelId: amazon.nova-pro-v1:0, type: text, region: us-east-1}\n    - {name: son, modelId: us.anthropic.claude-sonnet-4-6, type: text}\n",
+        );
+        let chat = litellm_config(&spec, "us-west-2", ModelType::Text)
+            .to_yaml()
+            .unwrap();
+        let images = litellm_config(&spec, "us-west-2", ModelType::Image)
+            .to_yaml()
+            .unwrap();
+        let chat: serde_yaml::Value = serde_yaml::from_str(&chat).unwrap();
+        let images: serde_yaml::Value = serde_yaml::from_str(&images).unwrap();
+        let entries = |v: &serde_yaml::Value| -> Vec<(String, String, String, String)> {
+            v["model_list"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|m| {
+                    let s = |x: &serde_yaml::Value| x.as_str().unwrap().to_string();
+                    (
+                        s(&m["model_name"]),
+                        s(&m["litellm_params"]["model"]),
+                        s(&m["litellm_params"]["aws_region_name"]),
+                        s(&m["model_info"]["mode"]),
+                    )
+                })
+                .collect()
+        };
+        let row = |a: &str, b: &str, c: &str, d: &str| {
+            (a.to_string(), b.to_string(), c.to_string(), d.to_string())
+        };
+        assert_eq!(
+            entries(&chat),
+            vec![
+                row(
+                    "pro",
+                    "bedrock/converse/amazon.nova-pro-v1:0",
+                    "us-east-1",
+                    "chat"
+                ),
+                row(
+                    "son",
+                    "bedrock/converse/us.anthropic.claude-sonnet-4-6",
+                    "us-west-2",
+                    "chat"
+                ),
+            ]
+        );
+        assert_eq!(
+            entries(&images),
+            vec![row(
+                "sd",
+                "bedrock/stability.sd3-5-large-v1:0",
+                "us-west-2",
+                "image_generation"
+            )]
+        );
+        // The key is never in the file: LiteLLM reads it from its environment.
+        assert_eq!(
+            chat["general_settings"]["master_key"],
+            "os.environ/LITELLM_MASTER_KEY"
+        );
     }
 }

@@ -20,3 +20,20 @@ use sha2::{Digest, Sha256};
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
+
+/// A desired state with `models` (YAML flow items, one per line), for the renderers' tests.
+#[cfg(test)]
+pub(crate) fn spec_with_models(models: &str) -> crate::desired::Spec {
+    let doc = format!(
+        "apiVersion: bedrockchat.dev/v1alpha1\nkind: ImageChatStack\nmetadata: {{name: test-stack}}\nspec:\n  region: us-west-2\n  models:\n{models}"
+    );
+    let (mut stacks, mut diagnostics) = (Vec::new(), Vec::new());
+    crate::desired::load_bytes(
+        std::path::Path::new("t.yaml"),
+        doc.as_bytes(),
+        &mut stacks,
+        &mut diagnostics,
+    );
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    stacks.remove(0).spec
+}

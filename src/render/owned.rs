@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{BackupPlan, backup_plan, litellm_config, sha256_hex};
-use crate::desired::{Autoscaling, ImageChatStack};
+use crate::desired::{Autoscaling, ImageChatStack, ModelType};
 
 /// The stack outputs the owned fields need; all are required.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -17,6 +17,7 @@ pub struct Outputs {
     pub litellm_service: String,
     pub config_bucket: String,
     pub config_key: String,
+    pub images_config_key: String,
     pub file_system_arn: String,
     pub backup_vault: String,
     pub backup_role_arn: String,
@@ -39,6 +40,7 @@ impl Outputs {
             litellm_service: get("LiteLLMServiceName"),
             config_bucket: get("ConfigBucketName"),
             config_key: get("ConfigObjectKey"),
+            images_config_key: get("ImagesConfigObjectKey"),
             file_system_arn: get("FileSystemArn"),
             backup_vault: get("BackupVaultName"),
             backup_role_arn: get("BackupRoleArn"),
@@ -74,8 +76,10 @@ pub struct OwnedDesired {
     pub openwebui_count: u32,
     pub openwebui_autoscaling: Option<Autoscaling>,
     pub litellm_count: u32,
-    /// The exact bytes of LiteLLM's config.yaml, and their sha256.
+    /// The exact bytes of the chat LiteLLM's config (text models), of the image
+    /// LiteLLM's (image models), and one sha256 of both: the config's identity.
     pub config_body: String,
+    pub images_config_body: String,
     pub config_sha256: String,
     /// Every Bedrock model id with the region it is called in.
     pub bedrock_models: Vec<BedrockModel>,
@@ -95,9 +99,14 @@ pub fn owned(
         .get("BedrockRegion")
         .cloned()
         .unwrap_or_else(|| spec.region.clone());
-    let config_body = litellm_config(spec, &bedrock_region)
-        .to_yaml()
-        .map_err(|e| format!("LiteLLM config: {e}"))?;
+    let render = |kind| {
+        litellm_config(spec, &bedrock_region, kind)
+            .to_yaml()
+            .map_err(|e| format!("LiteLLM config: {e}"))
+    };
+    let config_body = render(ModelType::Text)?;
+    let images_config_body = render(ModelType::Image)?;
+    let config_sha256 = sha256_hex(format!("{config_body}\0{images_config_body}").as_bytes());
     let plan = backup_plan(spec, &outputs.backup_vault);
     let plan_json = serde_json::to_string(&plan).map_err(|e| format!("backup plan: {e}"))?;
     let resources = vec![outputs.file_system_arn.clone()];
@@ -107,8 +116,9 @@ pub fn owned(
         openwebui_count: spec.services.openwebui.desired_count,
         openwebui_autoscaling: spec.services.openwebui.autoscaling,
         litellm_count: spec.services.litellm.desired_count,
-        config_sha256: sha256_hex(config_body.as_bytes()),
+        config_sha256,
         config_body,
+        images_config_body,
         bedrock_models: spec
             .models
             .iter()

@@ -65,6 +65,10 @@ pub fn stack_parameters(spec: &Spec) -> Result<BTreeMap<String, String>, &'stati
             "OpenWebUIDatabaseUrlSecretArn",
             spec.services.openwebui.database_url_secret_arn.clone(),
         ),
+        (
+            "OpenWebUIRedisUrlSecretArn",
+            spec.services.openwebui.redis_url_secret_arn.clone(),
+        ),
         ("ProjectName", spec.stack_name.clone()),
         // The steady value; the planner sends "true" when it creates the stack.
         (chart::CREATE_SERVICES_AT_ZERO, "false".to_string()),
@@ -95,20 +99,7 @@ pub fn stack_parameters(spec: &Spec) -> Result<BTreeMap<String, String>, &'stati
 mod tests {
     use super::*;
 
-    fn spec(models: &str) -> Spec {
-        let doc = format!(
-            "apiVersion: bedrockchat.dev/v1alpha1\nkind: ImageChatStack\nmetadata: {{name: test-stack}}\nspec:\n  region: us-west-2\n  models:\n{models}"
-        );
-        let (mut stacks, mut diagnostics) = (Vec::new(), Vec::new());
-        crate::desired::load_bytes(
-            std::path::Path::new("t.yaml"),
-            doc.as_bytes(),
-            &mut stacks,
-            &mut diagnostics,
-        );
-        assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        stacks.remove(0).spec
-    }
+    use crate::render::spec_with_models as spec;
 
     #[test]
     fn the_litellm_role_gets_exactly_each_model_in_its_region() {

@@ -53,16 +53,33 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Task:
-    def __init__(self, service_arn: str, deployment: str, container: str) -> None:
-        self.service_arn = service_arn
-        self.deployment = deployment
-        self.container = container
+class Container:
+    """One container of a task whose process the runner starts."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
         self.proc: subprocess.Popen[bytes] | None = None
         self.addr = ""
         self.serving = False
         self.done = False
-        self.home = tempfile.mkdtemp(prefix=f"ecs-task-{container}-")
+        self.home = tempfile.mkdtemp(prefix=f"ecs-task-{name}-")
+
+
+class Task:
+    """An ECS task: the containers the tests name, started together, serving together."""
+
+    def __init__(self, service_arn: str, deployment: str) -> None:
+        self.service_arn = service_arn
+        self.deployment = deployment
+        self.containers: list[Container] = []
+
+    @property
+    def done(self) -> bool:
+        return any(c.done for c in self.containers)
+
+    @property
+    def serving(self) -> bool:
+        return bool(self.containers) and all(c.serving and not c.done for c in self.containers)
 
 
 class Runner:
@@ -72,19 +89,17 @@ class Runner:
         self.tasks: dict[str, list[Task]] = {}
 
     # ------------------------------------------------------------------ records
-    def record(self, event: str, task: Task, **fields: Any) -> None:
+    def record(self, event: str, task: Task, c: Container, **fields: Any) -> None:
         line = {"event": event, "time": time.time(), "service": task.service_arn,
-                "deployment": task.deployment, "container": task.container,
-                "addr": task.addr, **fields}
+                "deployment": task.deployment, "container": c.name, "addr": c.addr, **fields}
         with _lock, open(self.config["log"], "a", encoding="utf-8") as f:
             f.write(json.dumps(line) + "\n")
 
     # ------------------------------------------------------------------ ECS's view
     def reconcile(self, backend: Any, service: Any) -> None:
-        """Makes the started processes match the service's desired count and deployment."""
+        """Makes the started tasks match the service's desired count and deployment."""
         with _lock:
-            tds = [backend.describe_task_definition(service.task_definition)]
-            td = tds[0]
+            td = backend.describe_task_definition(service.task_definition)
             deployment = f"{service.deployments[0]['id']}|{td.arn}" if service.deployments else td.arn
             tasks = [t for t in self.tasks.get(service.arn, []) if not t.done]
             current = [t for t in tasks if t.deployment == deployment]
@@ -104,7 +119,7 @@ class Runner:
 
     def count(self, service: Any) -> None:
         """runningCount as ECS reports it: tasks that run, of any deployment."""
-        tasks = [t for t in self.tasks.get(service.arn, []) if t.serving and not t.done]
+        tasks = [t for t in self.tasks.get(service.arn, []) if t.serving]
         desired = int(service.desired_count or 0)
         service.running_count = len(tasks)
         service.pending_count = max(0, desired - len(tasks))
@@ -116,38 +131,42 @@ class Runner:
             primary["rolloutState"] = "COMPLETED" if mine >= desired else "IN_PROGRESS"
 
     def start(self, backend: Any, service: Any, td: Any, deployment: str) -> None:
-        for container in td.container_definitions:
-            name = container.get("name", "")
-            spec = self.config["containers"].get(name)
-            if spec is None:
-                continue
-            task = Task(service.arn, deployment, name)
-            self.tasks.setdefault(service.arn, []).append(task)
-            env = {e["name"]: e.get("value", "") for e in container.get("environment", [])}
-            region = service.arn.split(":")[3]
-            account = service.arn.split(":")[4]
-            secrets, failed = self.secrets(container, account, region)
+        named = [c for c in td.container_definitions if c.get("name", "") in self.config["containers"]]
+        if not named:
+            return
+        task = Task(service.arn, deployment)
+        self.tasks.setdefault(service.arn, []).append(task)
+        region = service.arn.split(":")[3]
+        account = service.arn.split(":")[4]
+        for definition in named:
+            c = Container(definition["name"])
+            task.containers.append(c)
+            spec = self.config["containers"][c.name]
+            env = {e["name"]: e.get("value", "") for e in definition.get("environment", [])}
+            secrets, failed = self.secrets(definition, account, region)
             seen = self.s3_object(spec, env, account)
             if failed:
-                task.done = True
-                self.record("start", task, taskDefinition=td.arn, s3Object=seen)
-                self.record("exited", task, code=None, reason=f"ResourceInitializationError: {failed}")
-                continue
+                # ECS fails the whole task when a secret cannot be read.
+                c.done = True
+                self.record("start", task, c, taskDefinition=td.arn, s3Object=seen)
+                self.record("exited", task, c, code=None, reason=f"ResourceInitializationError: {failed}")
+                self.stop(task, "a container could not start")
+                return
             port = _free_port()
-            task.addr = f"127.0.0.1:{port}"
-            command = list(container.get("command") or [])
+            c.addr = f"127.0.0.1:{port}"
+            command = list(definition.get("command") or [])
             flag = spec.get("port_arg")
             if flag and flag in command:
                 command[command.index(flag) + 1] = str(port)
             argv = [*spec["command"], *command, *spec.get("args", [])]
-            proc_env = {"PATH": os.environ.get("PATH", ""), "HOME": task.home, **env, **secrets,
+            proc_env = {"PATH": os.environ.get("PATH", ""), "HOME": c.home, **env, **secrets,
                         "AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "testing",
                         "AWS_SECRET_ACCESS_KEY": "testing", **spec.get("env", {})}
-            out = open(os.path.join(task.home, "output.log"), "wb")  # noqa: SIM115 - the child owns it
-            task.proc = subprocess.Popen(argv, env=proc_env, cwd=task.home, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-            self.record("start", task, taskDefinition=td.arn, s3Object=seen, argv=argv[1:])
-            threading.Thread(target=self.watch, args=(backend, service, task, spec, proc_env),
+            out = open(os.path.join(c.home, "output.log"), "wb")  # noqa: SIM115 - the child owns it
+            c.proc = subprocess.Popen(argv, env=proc_env, cwd=c.home, stdout=out,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+            self.record("start", task, c, taskDefinition=td.arn, s3Object=seen, argv=argv[1:])
+            threading.Thread(target=self.watch, args=(service, task, c, spec, proc_env),
                              daemon=True).start()
 
     def secrets(self, container: dict[str, Any], account: str, region: str) -> tuple[dict[str, str], str]:
@@ -177,41 +196,42 @@ class Runner:
                 "sha256": (obj.metadata.get("x-amz-meta-sha256") if obj is not None else None)}
 
     # ------------------------------------------------------------------ a task's life
-    def watch(self, backend: Any, service: Any, task: Task, spec: dict[str, Any],
+    def watch(self, service: Any, task: Task, c: Container, spec: dict[str, Any],
               env: dict[str, str]) -> None:
         deadline = time.monotonic() + 240
-        assert task.proc is not None
+        assert c.proc is not None
         while time.monotonic() < deadline:
-            code = task.proc.poll()
+            code = c.proc.poll()
             if code is not None:
-                self.exited(service, task, code)
+                self.exited(service, task, c, code)
                 return
-            if self.get(task, spec.get("health", "/"))[0] == 200:
+            if self.get(c, spec.get("health", "/"))[0] == 200:
                 break
             time.sleep(0.25)
         else:
-            self.stop(task, "not serving within 240 s")
+            self.stop(task, f"{c.name} not serving within 240 s")
             return
         probe = spec.get("probe")
         answer: Any = None
         if probe:
             token = env.get(probe.get("bearer_env", ""), "")
-            status, body = self.get(task, probe["path"], token)
+            status, body = self.get(c, probe["path"], token)
             try:
                 answer = {"status": status, "body": json.loads(body)}
             except ValueError:
                 answer = {"status": status, "body": body[:2000]}
         with _lock:
-            task.serving = True
-            self.record("serving", task, probe=answer)
-            # The new deployment serves: the older one's tasks are drained.
-            for old in self.tasks.get(service.arn, []):
-                if old.deployment != task.deployment and not old.done:
-                    self.stop(old, "replaced by a newer deployment")
+            c.serving = True
+            self.record("serving", task, c, probe=answer)
+            if task.serving:
+                # The new deployment serves: the older one's tasks are drained.
+                for old in self.tasks.get(service.arn, []):
+                    if old.deployment != task.deployment and not old.done:
+                        self.stop(old, "replaced by a newer deployment")
             self.count(service)
 
-    def get(self, task: Task, path: str, token: str = "") -> tuple[int, str]:
-        req = urllib.request.Request(f"http://{task.addr}{path}")
+    def get(self, c: Container, path: str, token: str = "") -> tuple[int, str]:
+        req = urllib.request.Request(f"http://{c.addr}{path}")
         if token:
             req.add_header("Authorization", f"Bearer {token}")
         try:
@@ -222,34 +242,40 @@ class Runner:
         except OSError:
             return 0, ""
 
-    def exited(self, service: Any, task: Task, code: int) -> None:
+    def exited(self, service: Any, task: Task, c: Container, code: int) -> None:
         with _lock:
-            if task.done:
+            if c.done:
                 return
-            task.done = True
-            task.serving = False
+            c.done = True
+            c.serving = False
             tail = ""
             try:
-                with open(os.path.join(task.home, "output.log"), "rb") as f:
+                with open(os.path.join(c.home, "output.log"), "rb") as f:
                     tail = f.read()[-4000:].decode("utf-8", "replace")
             except OSError:
                 pass
-            self.record("exited", task, code=code, output=tail)
-            self.count(service)
+            self.record("exited", task, c, code=code, output=tail)
+        # An essential container's exit stops its task, as on ECS.
+        self.stop(task, f"essential container {c.name} exited")
+        self.count(service)
 
     def stop(self, task: Task, why: str) -> None:
-        with _lock:
-            if task.done:
-                return
-            task.done = True
-            task.serving = False
-        if task.proc is not None and task.proc.poll() is None:
-            task.proc.terminate()
-            try:
-                task.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                task.proc.kill()
-        self.record("stopped", task, reason=why)
+        for c in task.containers:
+            with _lock:
+                if c.done and c.proc is None:
+                    continue
+                was_done = c.done
+                c.done = True
+                c.serving = False
+            proc, c.proc = c.proc, None
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            if not was_done:
+                self.record("stopped", task, c, reason=why)
 
     def stop_all(self) -> None:
         for tasks in list(self.tasks.values()):

@@ -2,7 +2,9 @@
 //! operator's binary against an AWS endpoint through the standard `AWS_ENDPOINT_URL`, a
 //! minimal HTTP client, and (in `daemon`) the harness for the long-running daemon.
 
+pub mod bedrock;
 mod daemon;
+pub mod deployment;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -268,8 +270,8 @@ pub fn run_offline(args: &[&str], cwd: &Path) -> Output {
 }
 
 /// One HTTP/1.1 request over a fresh connection (`Connection: close`, body read to EOF):
-/// enough for the operator's endpoints, the emulator helpers' control endpoints and
-/// LiteLLM, without an HTTP client dependency. A server silent for 120 s fails the
+/// enough for the operator's endpoints, the emulator helpers' control endpoints, LiteLLM
+/// and Open WebUI, without an HTTP client dependency. A server silent for 120 s fails the
 /// request rather than hanging the test. Returns (status, body); status 0 when nothing
 /// parsable came back.
 pub fn http(
@@ -279,6 +281,34 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String) {
+    let r = http_bytes(addr, method, path, headers, body.as_bytes());
+    (r.status, String::from_utf8_lossy(&r.body).into_owned())
+}
+
+/// An HTTP response: status, headers (names lowercase) and the body, de-chunked.
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `http` with a byte body and the response's headers; a chunked body is de-chunked.
+pub fn http_bytes(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
     use std::io::{Read, Write};
     let mut s =
         std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
@@ -292,18 +322,55 @@ pub fn http(
     }
     head.push_str("\r\n");
     s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
-    let raw = String::from_utf8_lossy(&raw);
-    let code = raw
-        .split_whitespace()
-        .nth(1)
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (code, body)
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let rest = raw.get(split + 4..).unwrap_or_default();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_vec()
+    };
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// The body of a `Transfer-Encoding: chunked` response (sizes in hex, CRLF-separated).
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&rest[..eol])
+            .ok()
+            .and_then(|l| usize::from_str_radix(l.split(';').next()?.trim(), 16).ok())
+            .unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = eol + 2;
+        let end = (start + size).min(rest.len());
+        out.extend_from_slice(&rest[start..end]);
+        rest = rest.get(end + 2..).unwrap_or_default();
+    }
+    out
 }

@@ -205,7 +205,7 @@ async fn invalid_edit_keeps_the_last_good_version_and_post_reconcile_runs_a_pass
     let valid = condition(&d, "Valid");
     assert_eq!(valid["status"], "False");
     assert!(
-        valid["message"].as_str().unwrap().contains(":26:21:"),
+        valid["message"].as_str().unwrap().contains(":27:21:"),
         "{valid}"
     );
 

@@ -1,15 +1,18 @@
 //! LiteLLM as ECS would run it: the emulator starts the real LiteLLM process from the
 //! deployed task definition at the moment a task is due (tests/emulator/ecs_tasks.py),
 //! across create → model change → redeploy by a stack update → a stack update after the
-//! config bucket was emptied out of band. Every start must find its config object and
-//! serve exactly the desired models; a start without its config exits, as on AWS.
+//! config bucket was emptied out of band. Every start of either LiteLLM process (chat:
+//! the text models; images: the image models) must find its config object and serve
+//! exactly its desired models; a start without its config exits, as on AWS.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use bedrock_chat_operator::desired::ModelType;
+
 use crate::common::{Emulator, repo_root, skip_emulator_tests};
-use crate::stack::{desired_file, example, run};
+use crate::stack::{desired_file, example, model_names, run};
 
 /// The emulator's task log: one JSON object per line.
 struct TaskLog(PathBuf);
@@ -27,21 +30,25 @@ impl TaskLog {
         self.events().iter().filter(|e| e["event"] == event).count()
     }
 
-    /// Waits until `n` tasks have served, failing at once on a task that exited.
-    fn wait_serving(&self, n: usize) -> serde_json::Value {
+    /// Waits until `n` containers named `container` have served, failing at once on any
+    /// container that exited.
+    fn wait_serving(&self, container: &str, n: usize) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(240);
         loop {
             let events = self.events();
             if let Some(e) = events.iter().find(|e| e["event"] == "exited") {
                 panic!("a LiteLLM task exited:\n{}", pretty(e));
             }
-            let serving: Vec<_> = events.iter().filter(|e| e["event"] == "serving").collect();
+            let serving: Vec<_> = events
+                .iter()
+                .filter(|e| e["event"] == "serving" && e["container"] == container)
+                .collect();
             if serving.len() >= n {
                 return serving[n - 1].clone();
             }
             assert!(
                 Instant::now() < deadline,
-                "{n} LiteLLM task(s) did not serve within 240 s; events:\n{}",
+                "{n} {container} container(s) did not serve within 240 s; events:\n{}",
                 events.iter().map(pretty).collect::<Vec<_>>().join("\n")
             );
             std::thread::sleep(Duration::from_millis(250));
@@ -69,36 +76,33 @@ fn runner_config(log: &Path) -> String {
          set BCO_SKIP_EMULATOR_TESTS=1 to skip emulator tests explicitly",
         litellm.display()
     );
+    let litellm_container = serde_json::json!({
+        "command": [litellm],
+        "port_arg": "--port",
+        "args": ["--host", "127.0.0.1"],
+        "health": "/health/liveliness",
+        "probe": {"path": "/v1/models", "bearer_env": "LITELLM_MASTER_KEY"},
+        "s3_object_env": ["LITELLM_CONFIG_BUCKET_NAME", "LITELLM_CONFIG_BUCKET_OBJECT_KEY"],
+    });
     serde_json::json!({
         "log": log,
-        "containers": {"litellm": {
-            "command": [litellm],
-            "port_arg": "--port",
-            "args": ["--host", "127.0.0.1"],
-            "health": "/health/liveliness",
-            "probe": {"path": "/v1/models", "bearer_env": "LITELLM_MASTER_KEY"},
-            "s3_object_env": ["LITELLM_CONFIG_BUCKET_NAME", "LITELLM_CONFIG_BUCKET_OBJECT_KEY"],
-        }},
+        "containers": {"litellm": litellm_container, "litellm-images": litellm_container},
     })
     .to_string()
 }
 
-fn model_names(doc: &str) -> BTreeSet<String> {
-    let mut stacks = Vec::new();
-    let mut diagnostics = Vec::new();
-    bedrock_chat_operator::desired::load_bytes(
-        Path::new("stack.yaml"),
-        doc.as_bytes(),
-        &mut stacks,
-        &mut diagnostics,
+/// Waits for the `n`-th start of both processes and checks each.
+fn assert_nth_task_serves(log: &TaskLog, n: usize, doc: &str) -> serde_json::Value {
+    let chat = log.wait_serving("litellm", n);
+    assert_started_with_config_and_serves(log, &chat, &model_names(doc, ModelType::Text));
+    let images = log.wait_serving("litellm-images", n);
+    assert_started_with_config_and_serves(log, &images, &model_names(doc, ModelType::Image));
+    assert_ne!(
+        log.start_of(&chat)["s3Object"]["key"],
+        log.start_of(&images)["s3Object"]["key"],
+        "each process has its own config object"
     );
-    assert!(diagnostics.is_empty(), "{diagnostics:?}");
-    stacks[0]
-        .spec
-        .models
-        .iter()
-        .map(|m| m.name.clone())
-        .collect()
+    chat
 }
 
 /// The task found its config when it started and serves exactly `want`.
@@ -143,54 +147,52 @@ async fn every_litellm_task_starts_with_its_config_across_create_model_change_an
     let doc = example();
     let (_dir, file) = desired_file(&doc);
 
-    // Create: the services start at 0; the config goes to S3 before LiteLLM is scaled.
+    // Create: the services start at 0; the configs go to S3 before LiteLLM is scaled.
     apply(&emu, &file);
-    let first = log.wait_serving(1);
-    assert_started_with_config_and_serves(&log, &first, &model_names(&doc));
+    assert_nth_task_serves(&log, 1, &doc);
 
-    // A model change: the new config is in S3 before the deployment that loads it.
+    // A model change: the new configs are in S3 before the deployment that loads them.
     let changed = crate::stack::changed_models(&doc);
     std::fs::write(&file, &changed).unwrap();
     let out = apply(&emu, &file);
     assert!(out.contains("PushModelConfig, RedeployLiteLlm"), "{out}");
-    let second = log.wait_serving(2);
-    assert_started_with_config_and_serves(&log, &second, &model_names(&changed));
+    let second = assert_nth_task_serves(&log, 2, &changed);
 
     // A redeploy by the stack: a new task definition revision rolls the service.
     let medium = changed.replace("DeploymentSize: small", "DeploymentSize: medium");
     std::fs::write(&file, &medium).unwrap();
     let out = apply(&emu, &file);
     assert!(out.contains("applied UpdateStack"), "{out}");
-    let third = log.wait_serving(3);
-    assert_started_with_config_and_serves(&log, &third, &model_names(&changed));
+    let third = assert_nth_task_serves(&log, 3, &changed);
     assert_ne!(
         log.start_of(&third)["taskDefinition"],
         log.start_of(&second)["taskDefinition"],
         "the stack update registered a new task definition"
     );
 
-    // The bucket emptied out of band (a delete marker, as `aws s3 rm` leaves), then a
-    // stack update that rolls LiteLLM again: the config goes back first.
+    // The bucket emptied out of band (delete markers, as `aws s3 rm` leaves), then a
+    // stack update that rolls LiteLLM again: the configs go back first.
     let outputs = crate::stack::outputs(&emu, "bedrock-image-chat").await;
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&emu.sdk_config().await)
             .force_path_style(true)
             .build(),
     );
-    s3.delete_object()
-        .bucket(&outputs["ConfigBucketName"])
-        .key(&outputs["ConfigObjectKey"])
-        .send()
-        .await
-        .unwrap();
+    for key in ["ConfigObjectKey", "ImagesConfigObjectKey"] {
+        s3.delete_object()
+            .bucket(&outputs["ConfigBucketName"])
+            .key(&outputs[key])
+            .send()
+            .await
+            .unwrap();
+    }
     std::fs::write(&file, &changed).unwrap();
     let out = apply(&emu, &file);
     assert!(
         out.contains("applied RestoreModelConfig, UpdateStack"),
         "{out}"
     );
-    let fourth = log.wait_serving(4);
-    assert_started_with_config_and_serves(&log, &fourth, &model_names(&changed));
+    assert_nth_task_serves(&log, 4, &changed);
 
     // Every start, not only the ones waited for, found its config; none exited.
     let events = log.events();
@@ -198,5 +200,5 @@ async fn every_litellm_task_starts_with_its_config_across_create_model_change_an
         assert_eq!(e["s3Object"]["present"], true, "{}", pretty(e));
     }
     assert_eq!(log.count("exited"), 0);
-    assert_eq!(log.count("start"), 4, "one task per step");
+    assert_eq!(log.count("start"), 8, "one task (two processes) per step");
 }

@@ -726,7 +726,7 @@ fn regression_text_after_a_nul_is_not_ignored() {
     assert_eq!(
         shown,
         vec![
-            "desired-state/input.yaml:35:1: NUL character: a desired-state file must be YAML text"
+            "desired-state/input.yaml:36:1: NUL character: a desired-state file must be YAML text"
         ]
     );
 }

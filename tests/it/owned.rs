@@ -277,7 +277,7 @@ async fn model_added_in_git_reaches_s3_and_redeploys_litellm() {
     let body = String::from_utf8(object.body.collect().await.unwrap().to_vec()).unwrap();
     assert!(body.contains("model_name: nova-lite"), "{body}");
     assert!(
-        body.contains("model: bedrock/us.amazon.nova-lite-v1:0"),
+        body.contains("model: bedrock/converse/us.amazon.nova-lite-v1:0"),
         "{body}"
     );
     let after = tag_of(&d.service("LiteLLMServiceName").await).unwrap();

@@ -45,6 +45,7 @@ fn outputs() -> Outputs {
         litellm_service: "chat-litellm".into(),
         config_bucket: "chat-config".into(),
         config_key: "litellm/config.yaml".into(),
+        images_config_key: "litellm/images.yaml".into(),
         file_system_arn: "arn:aws:elasticfilesystem:us-west-2:123456789012:file-system/fs-1".into(),
         backup_vault: "chat-vault".into(),
         backup_role_arn: "arn:aws:iam::123456789012:role/chat-backup".into(),

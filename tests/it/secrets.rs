@@ -20,10 +20,7 @@ use rand::Rng;
 use rand::distributions::Alphanumeric;
 
 use crate::common::{Daemon, Emulator, Options, run_args, skip_emulator_tests};
-use crate::stack::{desired_file, example};
-
-/// The example's placeholder database secret ARN, replaced by a real one on moto.
-const EXAMPLE_DB_ARN: &str = "arn:aws:secretsmanager:us-west-2:123456789012:secret:bedrock-image-chat/openwebui-database-url-AbCdEf";
+use crate::stack::desired_file;
 
 /// Leaked pieces this long or longer are found: a needle is every 12-character piece of
 /// a secret (at a 12-character stride), so any 23 consecutive characters of one contain a
@@ -132,19 +129,12 @@ async fn no_secret_value_appears_in_logs_status_metrics_or_command_output() {
     let sm = aws_sdk_secretsmanager::Client::new(&config);
     let cfn = aws_sdk_cloudformation::Client::new(&config);
 
-    // The database URL secret, made before the stack that refers to it.
+    // The database and Redis URL secrets, made before the stack that refers to them.
     let password = format!("S3cr3t-{}", random(24));
     let db_url = format!("postgresql://leaky:{password}@db.internal:5432/chat");
-    let created = sm
-        .create_secret()
-        .name("bco-test/openwebui-database-url")
-        .secret_string(&db_url)
-        .send()
-        .await
-        .expect("CreateSecret");
-    let db_arn = created.arn().expect("secret ARN").to_string();
-    let doc = example().replace(EXAMPLE_DB_ARN, &db_arn);
-    assert_ne!(doc, example(), "the example names no database secret ARN");
+    let redis_password = format!("R3d1s-{}", random(24));
+    let redis_url = format!("redis://:{redis_password}@cache.internal:6379/0");
+    let doc = crate::stack::example_with_secrets(&emu, &db_url, &redis_url).await;
     let (_dir, file) = desired_file(&doc);
 
     // The operator's own credentials: distinctive, so that signing logs would show them.
@@ -269,6 +259,7 @@ async fn no_secret_value_appears_in_logs_status_metrics_or_command_output() {
     let master = secret_value(&sm, &master_arn).await;
     let seed = secret_value(&sm, &seed_arn).await;
     let webui = secret_value(&sm, &webui_arn).await;
+    let db_arn = arn_of("bco-test/openwebui-database-url");
     assert_eq!(secret_value(&sm, &db_arn).await, db_url);
     // Generated as charts/stack.yaml says: long, random, the key is "sk-" + seed.
     assert_eq!(master, format!("sk-{seed}"), "master key");
@@ -276,6 +267,7 @@ async fn no_secret_value_appears_in_logs_status_metrics_or_command_output() {
 
     let mut secrets = vec![
         Secret::new("the database URL", &db_url, &[&password]),
+        Secret::new("the Redis URL", &redis_url, &[&redis_password]),
         Secret::new("the LiteLLM master key", &master, &[&seed]),
         Secret::new(
             "the operator's AWS secret access key",

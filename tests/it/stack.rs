@@ -16,6 +16,63 @@ pub fn example() -> String {
     std::fs::read_to_string(repo_root().join("desired-state/example.yaml")).unwrap()
 }
 
+/// `doc` loaded and validated (it must be valid).
+pub fn load_stack(doc: &str) -> desired::ImageChatStack {
+    let mut stacks = Vec::new();
+    let mut diagnostics = Vec::new();
+    desired::load_bytes(
+        Path::new("stack.yaml"),
+        doc.as_bytes(),
+        &mut stacks,
+        &mut diagnostics,
+    );
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    stacks.remove(0)
+}
+
+/// The names of `doc`'s models of `kind`: what that LiteLLM process must serve.
+pub fn model_names(doc: &str, kind: desired::ModelType) -> std::collections::BTreeSet<String> {
+    load_stack(doc)
+        .spec
+        .models
+        .iter()
+        .filter(|m| m.kind == kind)
+        .map(|m| m.name.clone())
+        .collect()
+}
+
+/// The example's placeholder database and Redis secret ARNs.
+const EXAMPLE_DB_ARN: &str = "arn:aws:secretsmanager:us-west-2:123456789012:secret:bedrock-image-chat/openwebui-database-url-AbCdEf";
+const EXAMPLE_REDIS_ARN: &str = "arn:aws:secretsmanager:us-west-2:123456789012:secret:bedrock-image-chat/openwebui-redis-url-AbCdEf";
+
+/// The example with its database and Redis URL secrets made on `emu` (holding `db_url`
+/// and `redis_url`), as a user makes them before the stack that refers to them.
+pub async fn example_with_secrets(emu: &Emulator, db_url: &str, redis_url: &str) -> String {
+    let sm = aws_sdk_secretsmanager::Client::new(&emu.sdk_config().await);
+    let mut doc = example();
+    for (name, value, placeholder) in [
+        ("bco-test/openwebui-database-url", db_url, EXAMPLE_DB_ARN),
+        ("bco-test/openwebui-redis-url", redis_url, EXAMPLE_REDIS_ARN),
+    ] {
+        let arn = sm
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await
+            .expect("CreateSecret")
+            .arn()
+            .expect("secret ARN")
+            .to_string();
+        assert!(
+            doc.contains(placeholder),
+            "the example names no {name} secret ARN"
+        );
+        doc = doc.replace(placeholder, &arn);
+    }
+    doc
+}
+
 /// The example with a new model list: one image model gone, one text model added.
 pub fn changed_models(doc: &str) -> String {
     let changed = doc
@@ -196,8 +253,8 @@ async fn created_from_nothing_then_quiet(emu: &Emulator) {
     }
 
     // The converged state costs no write, measured by the call counter. Reads: the
-    // stack 1 (DescribeStacks); services 1; autoscaling 2 (target, policy); config 1
-    // (HeadObject); backup 4 on a cold start (ListBackupPlans, ListTags, GetBackupPlan,
+    // stack 1 (DescribeStacks); services 1; autoscaling 2 (target, policy); config 2
+    // (HeadObject of the chat and the image LiteLLM's objects); backup 4 on a cold start (ListBackupPlans, ListTags, GetBackupPlan,
     // ListBackupSelections), 2 once the plan's version is known to match — here 1: moto
     // answered that it has no ListBackupSelections, and the process does not ask again.
     let ctx = context(emu).await;
@@ -215,7 +272,7 @@ async fn created_from_nothing_then_quiet(emu: &Emulator) {
             .unwrap_or_default()
     );
     assert_eq!(cold.calls.writes, 0, "{:?}", ctx.calls.snapshot());
-    assert_eq!(cold.calls.reads, 9, "{:?}", ctx.calls.snapshot());
+    assert_eq!(cold.calls.reads, 10, "{:?}", ctx.calls.snapshot());
     let cfn_reads: u64 = ctx
         .calls
         .snapshot()
@@ -231,7 +288,7 @@ async fn created_from_nothing_then_quiet(emu: &Emulator) {
     assert_eq!(warm.outcome, Outcome::InSync, "{:?}", warm.error_message);
     assert_eq!(
         (warm.calls.reads, warm.calls.writes),
-        (6, 0),
+        (7, 0),
         "{:?}",
         ctx.calls.snapshot()
     );
