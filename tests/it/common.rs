@@ -5,6 +5,8 @@
 pub mod bedrock;
 mod daemon;
 pub mod deployment;
+pub mod openwebui;
+pub mod servers;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -11,6 +11,8 @@ mod iam;
 mod image_user;
 mod litellm_tasks;
 mod load_props;
+mod openwebui;
+mod openwebui_replicas;
 mod owned;
 mod owned_mocked;
 mod secrets;
