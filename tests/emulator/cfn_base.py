@@ -27,14 +27,23 @@ class _LauncherModel:
     CloudFormationModel as a direct base."""
 
     ATTRIBUTES: dict[str, str] = {}
+    # Each model names its resource type, its name property and the attribute that is
+    # its physical id (what Ref returns); moto asks the class for the first two.
+    CFN_TYPE = "Launcher::Internal::Base"
+    CFN_NAME_TYPE = ""
+    PHYSICAL_ID = ""
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.CFN_NAME_TYPE
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "Launcher::Internal::Base"
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.CFN_TYPE
+
+    @property
+    def physical_resource_id(self) -> str:
+        return str(getattr(self, self.PHYSICAL_ID))
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:

@@ -52,23 +52,14 @@ class CfnSecretsManagerSecret(_LauncherModel, CloudFormationModel):
     """AWS::SecretsManager::Secret. Ref and GetAtt Id return the secret ARN."""
 
     __module__ = "moto.secretsmanager.launcher_models"
+    CFN_TYPE = "AWS::SecretsManager::Secret"
+    CFN_NAME_TYPE = "Name"
+    PHYSICAL_ID = "arn"
     ATTRIBUTES = {"Id": "arn"}
 
     def __init__(self, arn: str, name: str) -> None:
         self.arn = arn
         self.name = name
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SecretsManager::Secret"
 
     @staticmethod
     def _secret_string(props: dict[str, Any], account_id: str, region_name: str) -> str | None:
@@ -165,6 +156,9 @@ class CfnPrivateDnsNamespace(_LauncherModel, CloudFormationModel):
     """AWS::ServiceDiscovery::PrivateDnsNamespace. Ref returns the namespace id."""
 
     __module__ = "moto.servicediscovery.launcher_models"
+    CFN_TYPE = "AWS::ServiceDiscovery::PrivateDnsNamespace"
+    CFN_NAME_TYPE = "Name"
+    PHYSICAL_ID = "id"
     ATTRIBUTES = {"Id": "id", "Arn": "arn", "HostedZoneId": "hosted_zone_id"}
 
     def __init__(self, namespace: Any) -> None:
@@ -172,18 +166,6 @@ class CfnPrivateDnsNamespace(_LauncherModel, CloudFormationModel):
         self.arn = namespace.arn
         self.name = namespace.name
         self.hosted_zone_id = (namespace.dns_properties or {}).get("HostedZoneId", "")
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.id
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ServiceDiscovery::PrivateDnsNamespace"
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[misc]
@@ -219,24 +201,15 @@ class CfnServiceDiscoveryService(_LauncherModel, CloudFormationModel):
     """AWS::ServiceDiscovery::Service. Ref returns the service id."""
 
     __module__ = "moto.servicediscovery.launcher_models"
+    CFN_TYPE = "AWS::ServiceDiscovery::Service"
+    CFN_NAME_TYPE = "Name"
+    PHYSICAL_ID = "id"
     ATTRIBUTES = {"Id": "id", "Arn": "arn", "Name": "name"}
 
     def __init__(self, service: Any) -> None:
         self.id = service.id
         self.arn = service.arn
         self.name = service.name
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.id
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ServiceDiscovery::Service"
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[misc]
@@ -274,23 +247,14 @@ class CfnBackupVault(_LauncherModel, CloudFormationModel):
     """AWS::Backup::BackupVault. Ref returns the vault name."""
 
     __module__ = "moto.backup.launcher_models"
+    CFN_TYPE = "AWS::Backup::BackupVault"
+    CFN_NAME_TYPE = "BackupVaultName"
+    PHYSICAL_ID = "name"
     ATTRIBUTES = {"BackupVaultName": "name", "BackupVaultArn": "arn"}
 
     def __init__(self, vault: Any) -> None:
         self.name = vault.backup_vault_name
         self.arn = vault.backup_vault_arn
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "BackupVaultName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Backup::BackupVault"
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[misc]
@@ -320,23 +284,14 @@ class CfnCloudWatchAlarm(_LauncherModel, CloudFormationModel):
     """AWS::CloudWatch::Alarm. Ref returns the alarm name."""
 
     __module__ = "moto.cloudwatch.launcher_models"
+    CFN_TYPE = "AWS::CloudWatch::Alarm"
+    CFN_NAME_TYPE = "AlarmName"
+    PHYSICAL_ID = "name"
     ATTRIBUTES = {"Arn": "arn"}
 
     def __init__(self, alarm: Any) -> None:
         self.name = alarm.name
         self.arn = alarm.alarm_arn
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[misc]

@@ -20,18 +20,12 @@ class CfnS3BucketPolicy(_LauncherModel, CloudFormationModel):
     """AWS::S3::BucketPolicy. Ref returns a generated physical id, like CloudFormation."""
 
     __module__ = "moto.s3.launcher_models"
+    CFN_TYPE = "AWS::S3::BucketPolicy"
+    PHYSICAL_ID = "physical_id"
 
     def __init__(self, physical_id: str, bucket: str) -> None:
         self.physical_id = physical_id
         self.bucket = bucket
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.physical_id
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::S3::BucketPolicy"
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[misc]
@@ -61,19 +55,13 @@ class CfnSecurityGroupEgress(_LauncherModel, CloudFormationModel):
     """AWS::EC2::SecurityGroupEgress. Ref returns the security group rule id."""
 
     __module__ = "moto.ec2.launcher_models"
+    CFN_TYPE = "AWS::EC2::SecurityGroupEgress"
+    PHYSICAL_ID = "rule_id"
     ATTRIBUTES = {"Id": "rule_id"}
 
     def __init__(self, rule_id: str, props: dict[str, Any]) -> None:
         self.rule_id = rule_id
         self.props = props
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.rule_id
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::EC2::SecurityGroupEgress"
 
     @staticmethod
     def _rule_args(props: dict[str, Any]) -> dict[str, Any]:
@@ -128,18 +116,12 @@ class CfnPullThroughCacheRule(_LauncherModel, CloudFormationModel):
     Ref returns the repository prefix."""
 
     __module__ = "moto.ecr.launcher_models"
+    CFN_TYPE = "AWS::ECR::PullThroughCacheRule"
+    PHYSICAL_ID = "prefix"
 
     def __init__(self, prefix: str, props: dict[str, Any]) -> None:
         self.prefix = prefix
         self.props = props
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.prefix
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ECR::PullThroughCacheRule"
 
     @staticmethod
     def _rules(account_id: str, region_name: str) -> dict[str, Any]:

@@ -10,74 +10,16 @@
 //! definition does not point, drops a model, lists an image model for chat, or wires
 //! Open WebUI to the wrong process.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::collections::BTreeSet;
 
 use bedrock_chat_operator::desired::ModelType;
 
 use crate::common::bedrock::{BedrockRuntime, image_for, reply_for};
-use crate::common::deployment::{Deployment, Process, free_port, with_port};
-use crate::common::{Emulator, REGION, http, repo_root, skip_emulator_tests};
+use crate::common::deployment::{
+    Deployment, LITELLM_CONTAINERS, Process, litellm_launch, start_litellm,
+};
+use crate::common::{Emulator, REGION, http, skip_emulator_tests};
 use crate::stack::{desired_file, example, load_stack, model_names, run};
-
-/// The two LiteLLM processes of the task: container name → what Open WebUI calls it by.
-pub const LITELLM_CONTAINERS: [(&str, &str); 2] = [
-    ("litellm", "OPENAI_API_BASE_URL"),
-    ("litellm-images", "IMAGES_OPENAI_API_BASE_URL"),
-];
-
-/// LiteLLM container `name`'s command and environment, exactly as the task definition
-/// gives them (secrets resolved as ECS resolves them), plus what only a test needs.
-pub async fn litellm_launch(
-    deployment: &Deployment,
-    name: &str,
-    emu: &Emulator,
-    bedrock: &BedrockRuntime,
-) -> (Vec<String>, BTreeMap<String, String>) {
-    let c = deployment.container("LiteLLMServiceName", name).await;
-    let mut env = deployment.environment(&c).await;
-    for required in [
-        "LITELLM_CONFIG_BUCKET_NAME",
-        "LITELLM_CONFIG_BUCKET_OBJECT_KEY",
-        "LITELLM_MASTER_KEY",
-    ] {
-        assert!(
-            env.contains_key(required),
-            "{name} lacks {required}: {:?}",
-            c.env
-        );
-    }
-    // On ECS the S3 endpoint is AWS's and credentials come from the task role.
-    env.insert("AWS_ENDPOINT_URL".into(), emu.endpoint.clone());
-    env.insert("AWS_ACCESS_KEY_ID".into(), "testing".into());
-    env.insert("AWS_SECRET_ACCESS_KEY".into(), "testing".into());
-    // moto has no bedrock-runtime: LiteLLM's own endpoint override, set only here, so
-    // the rendered config stays what a real deployment needs.
-    env.insert("AWS_BEDROCK_RUNTIME_ENDPOINT".into(), bedrock.url());
-    (c.command, env)
-}
-
-/// Starts LiteLLM with `command` on a free port (instead of the container's) and
-/// loopback (instead of the task's own network namespace).
-pub fn start_litellm(
-    name: &str,
-    command: &[String],
-    env: &BTreeMap<String, String>,
-    dir: &Path,
-) -> Process {
-    let port = free_port();
-    let mut args = with_port(command, "--port", port);
-    args.extend(["--host".to_string(), "127.0.0.1".to_string()]);
-    Process::start(
-        name,
-        &repo_root().join(".venv/litellm/bin/litellm"),
-        &args,
-        env,
-        dir,
-        port,
-        "/health/liveliness",
-    )
-}
 
 /// `GET /v1/models` with `key`: (status, model ids).
 fn models(proxy: &Process, key: Option<&str>) -> (u16, BTreeSet<String>) {

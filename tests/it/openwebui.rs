@@ -11,12 +11,10 @@
 
 use bedrock_chat_operator::desired::ModelType;
 
-use crate::chat_path::{litellm_launch, start_litellm};
-use crate::common::bedrock::{BedrockRuntime, image_for, reply_for};
-use crate::common::deployment::Deployment;
-use crate::common::openwebui::{self, Api, Outbound};
+use crate::common::bedrock::{image_for, reply_for};
+use crate::common::openwebui::{Api, ChatStack};
 use crate::common::{Emulator, REGION, skip_emulator_tests};
-use crate::stack::{desired_file, example, load_stack, model_names, run};
+use crate::stack::{example, load_stack, model_names};
 
 const PASSWORD: &str = "Corr3ct-horse-battery";
 
@@ -44,33 +42,11 @@ async fn open_webui_serves_text_chat_and_images_and_keeps_signup_closed_across_r
     let emu = Emulator::start();
     let doc = single_task(&example());
     let desired = load_stack(&doc);
-    let (dir, file) = desired_file(&doc);
-    let applied = run(&emu, &["apply"], &file);
-    assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
-    let deployment = Deployment::read(&emu, "bedrock-image-chat").await;
-    let bedrock = BedrockRuntime::start();
-
-    let (command, env) = litellm_launch(&deployment, "litellm", &emu, &bedrock).await;
-    let chat_proxy = start_litellm("litellm", &command, &env, dir.path());
-    let (command, env) = litellm_launch(&deployment, "litellm-images", &emu, &bedrock).await;
-    let image_proxy = start_litellm("litellm-images", &command, &env, dir.path());
-    let chat_container = deployment.container("LiteLLMServiceName", "litellm").await;
-    let image_container = deployment
-        .container("LiteLLMServiceName", "litellm-images")
-        .await;
-    let outbound = Outbound::start();
+    let stack = ChatStack::deploy(&emu, &doc).await;
+    let bedrock = &stack.bedrock;
     let data = tempfile::tempdir().unwrap();
-    let env = openwebui::launch_env(
-        &deployment,
-        &[
-            (&chat_container, &chat_proxy),
-            (&image_container, &image_proxy),
-        ],
-        data.path(),
-        &outbound,
-    )
-    .await;
-    let webui = openwebui::start(&env, dir.path());
+    let env = stack.openwebui_env(data.path()).await;
+    let webui = stack.start_openwebui(&env);
 
     // The first signup on an empty database is the admin; signup is closed after it.
     let mut admin = Api::anonymous(&webui.addr);
@@ -194,7 +170,7 @@ async fn open_webui_serves_text_chat_and_images_and_keeps_signup_closed_across_r
 
     // A restart on the same data directory: the environment wins again.
     webui.stop();
-    let webui = openwebui::start(&env, dir.path());
+    let webui = stack.start_openwebui(&env);
     let mut admin = Api::anonymous(&webui.addr);
     let (code, me) = admin.auth("signin", "admin@example.com", PASSWORD);
     assert_eq!(code, 200, "the admin signs in after a restart: {me}");
@@ -211,7 +187,7 @@ async fn open_webui_serves_text_chat_and_images_and_keeps_signup_closed_across_r
     assert_image(&admin, &env_model);
     assert_eq!(admin.models(), text, "still exactly the text models");
 
-    let seen = outbound.seen();
+    let seen = stack.outbound.seen();
     assert!(
         seen.is_empty(),
         "Open WebUI reached beyond loopback (pull-through mode has no internet): {seen:?}"

@@ -13,13 +13,11 @@ use std::time::Duration;
 
 use bedrock_chat_operator::desired::ModelType;
 
-use crate::chat_path::{litellm_launch, start_litellm};
-use crate::common::bedrock::{BedrockRuntime, reply_for};
-use crate::common::deployment::Deployment;
-use crate::common::openwebui::{self, Api, Outbound};
+use crate::common::bedrock::reply_for;
+use crate::common::openwebui::{Api, ChatStack};
 use crate::common::servers::{Postgres, Redis};
 use crate::common::{Emulator, REGION, repo_root, skip_emulator_tests};
-use crate::stack::{desired_file, example_with_secrets, load_stack, run};
+use crate::stack::{example_with_secrets, load_stack};
 
 const PASSWORD: &str = "Corr3ct-horse-battery";
 
@@ -42,36 +40,15 @@ async fn two_open_webui_tasks_share_users_chats_and_websocket_sessions() {
             .is_some_and(|a| a.max_capacity > 1),
         "the example scales Open WebUI out"
     );
-    let (dir, file) = desired_file(&doc);
-    let applied = run(&emu, &["apply"], &file);
-    assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
-    let deployment = Deployment::read(&emu, "bedrock-image-chat").await;
-    let bedrock = BedrockRuntime::start();
-    let (command, env) = litellm_launch(&deployment, "litellm", &emu, &bedrock).await;
-    let chat_proxy = start_litellm("litellm", &command, &env, dir.path());
-    let (command, env) = litellm_launch(&deployment, "litellm-images", &emu, &bedrock).await;
-    let image_proxy = start_litellm("litellm-images", &command, &env, dir.path());
-    let chat_container = deployment.container("LiteLLMServiceName", "litellm").await;
-    let image_container = deployment
-        .container("LiteLLMServiceName", "litellm-images")
-        .await;
-    let outbound = Outbound::start();
+    let stack = ChatStack::deploy(&emu, &doc).await;
+    let bedrock = &stack.bedrock;
     // Both tasks mount the same EFS access point, hence one data directory.
     let data = tempfile::tempdir().unwrap();
-    let env = openwebui::launch_env(
-        &deployment,
-        &[
-            (&chat_container, &chat_proxy),
-            (&image_container, &image_proxy),
-        ],
-        data.path(),
-        &outbound,
-    )
-    .await;
+    let env = stack.openwebui_env(data.path()).await;
     assert_eq!(env["DATABASE_URL"], postgres.url());
     assert_eq!(env["WEBSOCKET_REDIS_URL"], redis.url());
-    let a = openwebui::start(&env, dir.path());
-    let b = openwebui::start(&env, dir.path());
+    let a = stack.start_openwebui(&env);
+    let b = stack.start_openwebui(&env);
 
     // One user table: the admin signs up on A, a stranger is refused on B, and A's
     // token works on B (one WEBUI_SECRET_KEY).
@@ -168,7 +145,7 @@ async fn two_open_webui_tasks_share_users_chats_and_websocket_sessions() {
             .any(|c| c.model_id == model.model_id && c.operation == "converse-stream"),
         "{calls:?}"
     );
-    let seen = outbound.seen();
+    let seen = stack.outbound.seen();
     assert!(
         seen.is_empty(),
         "Open WebUI reached beyond loopback: {seen:?}"

@@ -20,8 +20,68 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::deployment::{Container, Deployment, Process, free_port};
-use super::{http, http_bytes, repo_root};
+use super::bedrock::BedrockRuntime;
+use super::deployment::{Container, Deployment, Process, free_port, litellm_launch, start_litellm};
+use super::{Emulator, http, http_bytes, repo_root};
+
+/// A chat stack applied on moto with its LiteLLM task's two real processes serving, the
+/// Bedrock stand-in behind them: what Open WebUI tasks are started in front of.
+pub struct ChatStack {
+    pub deployment: Deployment,
+    pub bedrock: BedrockRuntime,
+    litellm: Vec<(Container, Process)>,
+    pub outbound: Outbound,
+    /// Logs and homes of the processes.
+    pub dir: tempfile::TempDir,
+}
+
+impl ChatStack {
+    /// Applies `doc` (stack `bedrock-image-chat`) and starts LiteLLM's processes.
+    pub async fn deploy(emu: &Emulator, doc: &str) -> ChatStack {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("stack.yaml");
+        std::fs::write(&file, doc).unwrap();
+        let out = emu
+            .command()
+            .arg("apply")
+            .arg(&file)
+            .output()
+            .expect("run the operator");
+        assert!(
+            out.status.success(),
+            "apply: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let deployment = Deployment::read(emu, "bedrock-image-chat").await;
+        let bedrock = BedrockRuntime::start();
+        let mut litellm = Vec::new();
+        for name in ["litellm", "litellm-images"] {
+            let (command, env) = litellm_launch(&deployment, name, emu, &bedrock).await;
+            let process = start_litellm(name, &command, &env, dir.path());
+            let container = deployment.container("LiteLLMServiceName", name).await;
+            litellm.push((container, process));
+        }
+        ChatStack {
+            deployment,
+            bedrock,
+            litellm,
+            outbound: Outbound::start(),
+            dir,
+        }
+    }
+
+    /// Open WebUI's environment for a task whose data directory is `data`.
+    pub async fn openwebui_env(&self, data: &Path) -> BTreeMap<String, String> {
+        let pairs: Vec<(&Container, &Process)> = self.litellm.iter().map(|(c, p)| (c, p)).collect();
+        launch_env(&self.deployment, &pairs, data, &self.outbound).await
+    }
+
+    /// Starts an Open WebUI task with `env`.
+    pub fn start_openwebui(&self, env: &BTreeMap<String, String>) -> Process {
+        start(env, self.dir.path())
+    }
+}
 
 /// Records the first line of every connection made to it as an HTTP proxy (a
 /// `CONNECT host:443` or `GET http://host/...`), then closes it.
