@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_config::{Region, SdkConfig};
 
 use crate::aws::{CallCounter, Clients};
-use crate::plan::History;
+use crate::history::History;
 
 /// Knobs of the act stage; the CLI sets them, tests shorten them.
 #[derive(Clone, Debug)]

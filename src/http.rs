@@ -11,7 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::controller::daemon::Shared;
+use crate::controller::Shared;
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()

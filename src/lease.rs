@@ -3,7 +3,6 @@
 //! the TTL; if it dies, another takes over within one TTL.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::{
@@ -14,7 +13,6 @@ use tokio::sync::watch;
 
 use crate::Result;
 use crate::aws;
-use crate::controller::daemon::Shared;
 
 /// The one lease item's key: one writer per table.
 const LEASE_ID: &str = "bedrock-chat-operator";
@@ -183,11 +181,12 @@ async fn release(db: &aws_sdk_dynamodb::Client, opts: &LeaseOptions) {
     }
 }
 
-/// Keeps `shared`'s leader flag true exactly while this process holds the lease.
+/// Keeps `leader` true exactly while this process holds the lease (a new value only
+/// when it changes).
 pub async fn run(
     db: aws_sdk_dynamodb::Client,
     opts: LeaseOptions,
-    shared: Arc<Shared>,
+    leader_tx: watch::Sender<bool>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     ensure_table(&db, &opts.table).await?;
@@ -214,7 +213,7 @@ pub async fn run(
             tracing::info!(leader, holder = %opts.holder, "lease {}", if leader { "taken: this operator writes" } else { "held by another operator: observing only" });
             said = Some(leader);
         }
-        shared.set_leader(leader);
+        leader_tx.send_if_modified(|held| std::mem::replace(held, leader) != leader);
         tokio::select! {
             _ = tokio::time::sleep(renew) => {}
             _ = shutdown.changed() => {

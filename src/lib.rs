@@ -11,6 +11,7 @@ pub mod cli;
 pub mod context;
 pub mod controller;
 pub mod desired;
+pub mod history;
 pub mod http;
 pub mod lease;
 pub mod metrics;

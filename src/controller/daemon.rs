@@ -4,10 +4,10 @@
 //! `POST /reconcile`, or after an error with exponential backoff (1 s → 5 min, reset on
 //! success). An invalid edit leaves the last good version in force.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use backoff::backoff::Backoff;
@@ -15,12 +15,11 @@ use rand::Rng;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinHandle;
 
-use super::status::{StackStatus, Status, now_rfc3339};
+use super::Shared;
+use super::status::{StackStatus, now_rfc3339};
 use super::{PassOptions, log_summary, reconcile};
 use crate::act::Strategy;
-use crate::context::Context;
 use crate::desired::{self, ImageChatStack, Invalid};
-use crate::metrics::Metrics;
 use crate::metrics::{DriftLabels, ReconcileLabels, StackLabels};
 use crate::observe::Drift;
 
@@ -30,70 +29,6 @@ pub struct DaemonOptions {
     pub max_concurrent: usize,
     pub drift_interval: Duration,
     pub shutdown_timeout: Duration,
-}
-
-/// What the HTTP server and the workers share.
-pub struct Shared {
-    pub ctx: Arc<Context>,
-    pub metrics: Metrics,
-    pub status: RwLock<Status>,
-    /// Whether this process may write (it holds the lease, or there is no lease).
-    pub leader: AtomicBool,
-    /// The last AWS round trip of any pass succeeded (for `/readyz`).
-    pub aws_ok: AtomicBool,
-    triggers: RwLock<HashMap<String, Arc<Notify>>>,
-}
-
-impl Shared {
-    pub fn new(ctx: Arc<Context>) -> Self {
-        Shared {
-            ctx,
-            metrics: Metrics::new(),
-            status: RwLock::new(Status::default()),
-            leader: AtomicBool::new(true),
-            aws_ok: AtomicBool::new(false),
-            triggers: RwLock::new(HashMap::new()),
-        }
-    }
-
-    /// Asks for a pass now: of one stack, or of all. Returns the names triggered.
-    pub fn trigger(&self, only: Option<&str>) -> Vec<String> {
-        let triggers = self.triggers.read().unwrap_or_else(|e| e.into_inner());
-        triggers
-            .iter()
-            .filter(|(name, _)| only.is_none_or(|o| o == name.as_str()))
-            .map(|(name, n)| {
-                n.notify_one();
-                name.clone()
-            })
-            .collect()
-    }
-
-    /// Ready: a valid desired state is in force and AWS answered the last pass.
-    pub fn ready(&self) -> Result<(), String> {
-        let status = self.status.read().unwrap_or_else(|e| e.into_inner());
-        if status.desired.loaded_at.is_none() {
-            return Err("no valid desired state loaded yet".into());
-        }
-        if !self.aws_ok.load(Ordering::Relaxed) {
-            return Err("the last AWS round trip failed (or none finished yet)".into());
-        }
-        Ok(())
-    }
-
-    pub fn set_leader(&self, leader: bool) {
-        let was = self.leader.swap(leader, Ordering::Relaxed);
-        // A new leader acts now: its passes so far only planned, and the next resync
-        // may be a whole interval away.
-        if leader && !was {
-            self.trigger(None);
-        }
-        self.metrics.leader.set(i64::from(leader));
-        self.status
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .leader = leader;
-    }
 }
 
 /// A loaded desired state, or the errors of the latest attempt.

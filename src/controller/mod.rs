@@ -3,9 +3,11 @@
 
 pub mod daemon;
 mod owned;
-pub mod run;
+mod shared;
 pub mod source;
 pub mod status;
+
+pub use shared::{NotReady, Shared};
 
 use std::time::{Duration, Instant};
 

@@ -21,20 +21,7 @@ use serde::Serialize;
 
 use crate::observe::Drift;
 
-/// The key of a stack in the context's history: region and stack name.
-pub fn history_key(region: &str, stack_name: &str) -> String {
-    format!("{region}/{stack_name}")
-}
-
-/// What earlier passes did that the next plan must know (kept by the controller).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct History {
-    /// `stack id @ last change` of the failed update a ContinueUpdateRollback was tried on.
-    pub continue_rollback_tried: Option<String>,
-    /// (backup plan VersionId, sha256 of the desired plan) the operator last found
-    /// matching: the same version need not be read again for the same desired plan.
-    pub backup_verified: Option<(String, String)>,
-}
+pub use crate::history::{History, history_key};
 
 /// One key that changes, `from` → `to` (`None`: absent).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -1,15 +1,17 @@
 //! `run`: wires the daemon's parts — desired-state source, workers, HTTP server, lease,
-//! signals — and shuts them down in order.
+//! signals — and shuts them down in order. Wiring lives with the command line, so that
+//! the controller knows nothing of flags, HTTP or the lease.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use super::daemon::{self, DaemonOptions, Shared};
-use super::source::{self, GitSource};
-use crate::cli::RunArgs;
+use super::RunArgs;
 use crate::context::Context;
+use crate::controller::Shared;
+use crate::controller::daemon::{self, DaemonOptions};
+use crate::controller::source::{self, GitSource};
 use crate::{Error, Result, http, lease};
 
 pub async fn run(args: RunArgs, rules: crate::desired::Rules) -> Result<ExitCode> {
@@ -93,9 +95,19 @@ pub async fn run(args: RunArgs, rules: crate::desired::Rules) -> Result<ExitCode
                 ttl: args.lease_ttl,
                 holder: lease::holder_id(),
             };
-            let (s, stop) = (Arc::clone(&shared), shutdown.clone());
+            // The lease only says whether this process holds it; the daemon's state
+            // follows.
+            let (leader_tx, mut leader_rx) = watch::channel(false);
+            let s = Arc::clone(&shared);
+            tokio::spawn(async move {
+                while leader_rx.changed().await.is_ok() {
+                    let leader = *leader_rx.borrow_and_update();
+                    s.set_leader(leader);
+                }
+            });
+            let stop = shutdown.clone();
             Some(tokio::spawn(async move {
-                if let Err(e) = lease::run(db, opts, s, stop).await {
+                if let Err(e) = lease::run(db, opts, leader_tx, stop).await {
                     tracing::error!(error = %e, "the lease cannot be taken; this operator only observes");
                 }
             }))

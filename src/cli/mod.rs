@@ -1,6 +1,8 @@
 //! The command line: `validate` and `render` (and, as their issues land, `plan`,
 //! `apply` and `run`, which share the daemon's code).
 
+mod run;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -199,7 +201,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Apply { path, stack, aws } => {
             apply_cmd(&path, stack.as_deref(), &aws, &rules).await
         }
-        Command::Run(args) => crate::controller::run::run(*args, rules).await,
+        Command::Run(args) => run::run(*args, rules).await,
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,85 @@
+//! The state the daemon's workers, its HTTP endpoints and its lease share: the one type
+//! `http` and the wiring see of the controller.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::Notify;
+
+use super::status::Status;
+use crate::context::Context;
+use crate::metrics::Metrics;
+
+/// Why `/readyz` answers 503.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotReady {
+    #[error("no valid desired state loaded yet")]
+    NoDesiredState,
+    #[error("the last AWS round trip failed (or none finished yet)")]
+    AwsFailed,
+}
+
+/// What the HTTP server and the workers share.
+pub struct Shared {
+    pub ctx: Arc<Context>,
+    pub metrics: Metrics,
+    pub status: RwLock<Status>,
+    /// Whether this process may write (it holds the lease, or there is no lease).
+    pub leader: AtomicBool,
+    /// The last AWS round trip of any pass succeeded (for `/readyz`).
+    pub aws_ok: AtomicBool,
+    pub(super) triggers: RwLock<HashMap<String, Arc<Notify>>>,
+}
+
+impl Shared {
+    pub fn new(ctx: Arc<Context>) -> Self {
+        Shared {
+            ctx,
+            metrics: Metrics::new(),
+            status: RwLock::new(Status::default()),
+            leader: AtomicBool::new(true),
+            aws_ok: AtomicBool::new(false),
+            triggers: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Asks for a pass now: of one stack, or of all. Returns the names triggered.
+    pub fn trigger(&self, only: Option<&str>) -> Vec<String> {
+        let triggers = self.triggers.read().unwrap_or_else(|e| e.into_inner());
+        triggers
+            .iter()
+            .filter(|(name, _)| only.is_none_or(|o| o == name.as_str()))
+            .map(|(name, n)| {
+                n.notify_one();
+                name.clone()
+            })
+            .collect()
+    }
+
+    /// Ready: a valid desired state is in force and AWS answered the last pass.
+    pub fn ready(&self) -> Result<(), NotReady> {
+        let status = self.status.read().unwrap_or_else(|e| e.into_inner());
+        if status.desired.loaded_at.is_none() {
+            return Err(NotReady::NoDesiredState);
+        }
+        if !self.aws_ok.load(Ordering::Relaxed) {
+            return Err(NotReady::AwsFailed);
+        }
+        Ok(())
+    }
+
+    pub fn set_leader(&self, leader: bool) {
+        let was = self.leader.swap(leader, Ordering::Relaxed);
+        // A new leader acts now: its passes so far only planned, and the next resync
+        // may be a whole interval away.
+        if leader && !was {
+            self.trigger(None);
+        }
+        self.metrics.leader.set(i64::from(leader));
+        self.status
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .leader = leader;
+    }
+}

@@ -1,0 +1,17 @@
+//! What the operator remembers of a stack between passes (kept in the `Context`, read
+//! by the planner): plain data, below every stage.
+
+/// The key of a stack in the context's history: region and stack name.
+pub fn history_key(region: &str, stack_name: &str) -> String {
+    format!("{region}/{stack_name}")
+}
+
+/// What earlier passes did that the next plan must know.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    /// `stack id @ last change` of the failed update a ContinueUpdateRollback was tried on.
+    pub continue_rollback_tried: Option<String>,
+    /// (backup plan VersionId, sha256 of the desired plan) the operator last found
+    /// matching: the same version need not be read again for the same desired plan.
+    pub backup_verified: Option<(String, String)>,
+}
