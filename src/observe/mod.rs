@@ -4,6 +4,7 @@
 pub mod backup;
 mod drift;
 mod models;
+mod owned;
 mod services;
 mod stack;
 
@@ -13,6 +14,7 @@ pub use backup::{
 };
 pub use drift::{detect_drift, known_false_positive};
 pub use models::{ModelCatalog, SHA256_METADATA, config_sha256, foundation_models};
+pub use owned::{litellm_config, owned};
 pub use services::{
     CPU_POLICY_NAME, LiveScaling, LiveService, describe_scaling, describe_services,
     scaling_resource_id,

@@ -2,9 +2,9 @@
 //! rule differs) and the selection of the stack's file system. A plan of that name that
 //! the operator did not create is left alone.
 
-use super::{Action, ActionKind, Change, Plan};
+use super::{Action, ActionKind, Change, Part};
 use crate::observe::{LiveOwned, Selections};
-use crate::render::{BackupRule, OwnedDesired};
+use crate::render::{BackupDesired, BackupRule};
 
 fn rule_changes(want: &BackupRule, have: &[crate::observe::LiveRule]) -> Vec<Change> {
     let c = |key: &str, from: Option<String>, to: String| Change {
@@ -54,10 +54,11 @@ fn rule_changes(want: &BackupRule, have: &[crate::observe::LiveRule]) -> Vec<Cha
     out
 }
 
-pub(super) fn plan(plan: &mut Plan, desired: &OwnedDesired, live: &LiveOwned) {
-    let want = &desired.backup_plan;
+pub(super) fn plan(desired: &BackupDesired, live: &LiveOwned) -> Part {
+    let mut part = Part::default();
+    let want = &desired.plan;
     let Some(live_plan) = &live.backup.plan else {
-        plan.actions.push(Action {
+        part.actions.push(Action {
             reason: format!(
                 "no backup plan {}: create it ({} in UTC, kept {} days) and select the EFS file system",
                 want.backup_plan_name, want.rules[0].schedule_expression, want.rules[0].lifecycle.delete_after_days
@@ -65,29 +66,29 @@ pub(super) fn plan(plan: &mut Plan, desired: &OwnedDesired, live: &LiveOwned) {
             kind: ActionKind::CreateBackupPlan {
                 plan: want.clone(),
                 selection: desired.selection.clone(),
-                plan_sha256: desired.backup_plan_sha256.clone(),
-                owner: plan.name.clone(),
+                plan_sha256: desired.plan_sha256.clone(),
+                owner: desired.owner.clone(),
             },
         });
-        return;
+        return part;
     };
     if let Some(details) = &live_plan.details {
         if !details.managed {
-            plan.problems.push(format!(
+            part.problems.push(format!(
                 "a backup plan named {} exists but was not created by bedrock-chat-operator; it is left alone (rename or delete it to let the operator manage the schedule)",
                 want.backup_plan_name
             ));
-            return;
+            return part;
         }
         let changes = rule_changes(&want.rules[0], &details.rules);
         if !changes.is_empty() {
             let keys: Vec<&str> = changes.iter().map(|c| c.key.as_str()).collect();
-            plan.actions.push(Action {
+            part.actions.push(Action {
                 reason: format!("the backup rule differs ({})", keys.join(", ")),
                 kind: ActionKind::UpdateBackupPlan {
                     plan_id: live_plan.id.clone(),
                     plan: want.clone(),
-                    plan_sha256: desired.backup_plan_sha256.clone(),
+                    plan_sha256: desired.plan_sha256.clone(),
                     changes,
                 },
             });
@@ -106,7 +107,7 @@ pub(super) fn plan(plan: &mut Plan, desired: &OwnedDesired, live: &LiveOwned) {
                 .collect();
             if !keep || !delete.is_empty() {
                 let names: Vec<&str> = delete.iter().map(|(_, n)| n.as_str()).collect();
-                plan.actions.push(Action {
+                part.actions.push(Action {
                     reason: match (keep, names.is_empty()) {
                         (false, true) => {
                             "the EFS file system is not selected for backup: select it".to_string()
@@ -126,11 +127,12 @@ pub(super) fn plan(plan: &mut Plan, desired: &OwnedDesired, live: &LiveOwned) {
                 });
             }
         }
-        Selections::Unavailable { reason } => plan
+        Selections::Unavailable { reason } => part
             .notes
             .push(format!("backup selections not checked: {reason}")),
         Selections::NotRead => {}
     }
+    part
 }
 
 #[cfg(test)]
@@ -158,8 +160,8 @@ mod tests {
     #[test]
     fn changed_rule_updates_the_plan_with_from_and_to() {
         let mut d = desired();
-        d.backup_plan.rules[0].schedule_expression = "cron(0 4 * * ? *)".into();
-        d.backup_plan.rules[0].lifecycle.delete_after_days = 30;
+        d.backup.plan.rules[0].schedule_expression = "cron(0 4 * * ? *)".into();
+        d.backup.plan.rules[0].lifecycle.delete_after_days = 30;
         let p = run(&d, &live());
         assert_eq!(names(&p), ["UpdateBackupPlan"]);
         let text = p.to_string();
@@ -175,7 +177,7 @@ mod tests {
         let mut l = live();
         l.backup.plan.as_mut().unwrap().details = None;
         let mut d = desired();
-        d.backup_plan.rules[0].schedule_expression = "cron(0 4 * * ? *)".into();
+        d.backup.plan.rules[0].schedule_expression = "cron(0 4 * * ? *)".into();
         // The controller passes a verified version only for the same desired plan; the
         // planner trusts it.
         assert!(run(&d, &l).actions.is_empty());
@@ -193,7 +195,7 @@ mod tests {
             .unwrap()
             .managed = false;
         let mut d = desired();
-        d.backup_plan.rules[0].schedule_expression = "cron(0 4 * * ? *)".into();
+        d.backup.plan.rules[0].schedule_expression = "cron(0 4 * * ? *)".into();
         let p = run(&d, &l);
         assert!(p.actions.is_empty(), "{:?}", names(&p));
         assert!(p.problems[0].contains("not created by bedrock-chat-operator"));

@@ -8,7 +8,10 @@ use crate::observe::{
     LiveBackup, LiveOwned, LivePlan, LiveRule, LiveScaling, LiveSelection, LiveService,
     PlanDetails, Selections,
 };
-use crate::render::{BackupPlan, BackupRule, Outputs, OwnedDesired, SelectionSpec};
+use crate::render::{
+    BackupDesired, BackupPlan, BackupRule, LiteLlmDesired, Outputs, OwnedDesired, SelectionSpec,
+    ServicesDesired,
+};
 
 pub fn outputs() -> Outputs {
     Outputs {
@@ -40,22 +43,29 @@ pub fn owned_desired() -> OwnedDesired {
         }],
     };
     OwnedDesired {
-        openwebui_count: 1,
-        openwebui_autoscaling: None,
-        litellm_count: 2,
-        config_body: "model_list: []".into(),
-        images_config_body: "model_list: []".into(),
-        config_sha256: "c".repeat(64),
-        bedrock_models: vec![crate::render::BedrockModel {
-            id: "amazon.nova-canvas-v1:0".into(),
-            region: "us-west-2".into(),
-        }],
-        backup_plan: plan,
-        backup_plan_sha256: "p".repeat(64),
-        selection: SelectionSpec {
-            name: "efs-abc".into(),
-            role_arn: "arn:aws:iam::1:role/backup".into(),
-            resources: vec!["arn:aws:elasticfilesystem:us-west-2:1:file-system/fs-1".into()],
+        services: ServicesDesired {
+            openwebui_count: 1,
+            openwebui_autoscaling: None,
+        },
+        litellm: LiteLlmDesired {
+            count: 2,
+            config_body: "model_list: []".into(),
+            images_config_body: "model_list: []".into(),
+            config_sha256: "c".repeat(64),
+            bedrock_models: vec![crate::render::BedrockModel {
+                id: "amazon.nova-canvas-v1:0".into(),
+                region: "us-west-2".into(),
+            }],
+        },
+        backup: BackupDesired {
+            plan,
+            owner: "prod".into(),
+            plan_sha256: "p".repeat(64),
+            selection: SelectionSpec {
+                name: "efs-abc".into(),
+                role_arn: "arn:aws:iam::1:role/backup".into(),
+                resources: vec!["arn:aws:elasticfilesystem:us-west-2:1:file-system/fs-1".into()],
+            },
         },
     }
 }
@@ -118,7 +128,7 @@ pub fn run(d: &OwnedDesired, l: &LiveOwned) -> Plan {
         problems: vec![],
         notes: vec![],
     };
-    super::plan_owned(&mut p, d, &outputs(), l);
+    p.add(super::plan_owned(d, &outputs(), l));
     p
 }
 

@@ -5,12 +5,12 @@
 
 use super::owned::usable;
 use super::services::count_change;
-use super::{Action, ActionKind, App, ConfigPush, Plan};
+use super::{Action, ActionKind, App, ConfigPush, Part, Plan};
 use std::collections::BTreeMap;
 
 use crate::desired::profile_base;
 use crate::observe::{LiveOwned, ModelCatalog};
-use crate::render::{BedrockModel, Outputs, OwnedDesired};
+use crate::render::{BedrockModel, LiteLlmDesired, Outputs};
 
 /// Tag on the LiteLLM service: sha256 of the config its running tasks started with.
 pub const CONFIG_TAG: &str = "bedrock-chat-operator/config-sha256";
@@ -72,7 +72,7 @@ pub fn check_models(
     ))
 }
 
-fn config_push(desired: &OwnedDesired, outputs: &Outputs, from: Option<String>) -> ConfigPush {
+fn config_push(desired: &LiteLlmDesired, outputs: &Outputs, from: Option<String>) -> ConfigPush {
     ConfigPush {
         bucket: outputs.config_bucket.clone(),
         key: outputs.config_key.clone(),
@@ -84,17 +84,18 @@ fn config_push(desired: &OwnedDesired, outputs: &Outputs, from: Option<String>) 
     }
 }
 
-pub(super) fn plan(plan: &mut Plan, desired: &OwnedDesired, outputs: &Outputs, live: &LiveOwned) {
+pub(super) fn plan(desired: &LiteLlmDesired, outputs: &Outputs, live: &LiveOwned) -> Part {
+    let mut part = Part::default();
     let want = &desired.config_sha256;
     let current = live.config_sha256.as_deref() == Some(want.as_str());
     let mut pushed = false;
     if !current {
         match check_models(&desired.bedrock_models, &live.models) {
-            Err(problem) => plan.problems.push(problem),
+            Err(problem) => part.problems.push(problem),
             Ok(notes) => {
-                plan.notes.extend(notes);
+                part.notes.extend(notes);
                 pushed = true;
-                plan.actions.push(Action {
+                part.actions.push(Action {
                     reason: match live.config_sha256.as_deref() {
                         None => format!(
                             "no LiteLLM config at s3://{}/{}: push {} models",
@@ -118,14 +119,19 @@ pub(super) fn plan(plan: &mut Plan, desired: &OwnedDesired, outputs: &Outputs, l
             }
         }
     }
-    let Some(ll) = usable(plan, "LiteLLM", &outputs.litellm_service, &live.litellm) else {
-        return;
+    let Some(ll) = usable(
+        &mut part,
+        "LiteLLM",
+        &outputs.litellm_service,
+        &live.litellm,
+    ) else {
+        return part;
     };
     // The tag says which config the running tasks started with; LiteLLM reads it only
     // at start, so a new config needs a new deployment — once that config is in S3.
     let running = ll.tags.get(CONFIG_TAG);
     if (current || pushed) && running != Some(want) {
-        plan.actions.push(Action {
+        part.actions.push(Action {
             reason: match running {
                 None => format!(
                     "LiteLLM's tasks were not started by the operator with config {}: redeploy",
@@ -146,17 +152,18 @@ pub(super) fn plan(plan: &mut Plan, desired: &OwnedDesired, outputs: &Outputs, l
             },
         });
     }
-    if let Some(change) = count_change(App::LiteLlm, outputs, ll, desired.litellm_count) {
+    if let Some(change) = count_change(App::LiteLlm, outputs, ll, desired.count) {
         let config_in_s3 = live.config_sha256.is_some() || pushed;
-        if desired.litellm_count > ll.desired && !config_in_s3 {
-            plan.notes.push(format!(
+        if desired.count > ll.desired && !config_in_s3 {
+            part.notes.push(format!(
                 "LiteLLM stays at {} task(s) until its config can be pushed: a task started without it exits",
                 ll.desired
             ));
         } else {
-            plan.actions.push(change);
+            part.actions.push(change);
         }
     }
+    part
 }
 
 /// Before a stack update: the update may start LiteLLM tasks (a new task definition
@@ -164,7 +171,7 @@ pub(super) fn plan(plan: &mut Plan, desired: &OwnedDesired, outputs: &Outputs, l
 /// of band) is written back first. When it cannot be, the update waits.
 pub fn restore_config(
     plan: &mut Plan,
-    desired: &OwnedDesired,
+    desired: &LiteLlmDesired,
     outputs: &Outputs,
     config_sha256: Option<&str>,
     catalogs: &BTreeMap<String, ModelCatalog>,
@@ -234,7 +241,7 @@ mod tests {
     #[test]
     fn changed_model_list_pushes_then_redeploys() {
         let mut d = desired();
-        d.config_sha256 = "d".repeat(64);
+        d.litellm.config_sha256 = "d".repeat(64);
         let p = run(&d, &live());
         assert_eq!(names(&p), ["PushModelConfig", "RedeployLiteLlm"]);
         assert_eq!(
@@ -313,7 +320,7 @@ mod tests {
     #[test]
     fn legacy_and_profile_ids_pass_with_a_note() {
         let mut d = desired();
-        d.bedrock_models = [
+        d.litellm.bedrock_models = [
             "amazon.nova-canvas-v1:0",
             "us.anthropic.claude-3-5-sonnet-20241022-v2:0",
         ]
@@ -323,7 +330,7 @@ mod tests {
             region: "us-west-2".into(),
         })
         .collect();
-        d.config_sha256 = "d".repeat(64);
+        d.litellm.config_sha256 = "d".repeat(64);
         let mut l = live();
         l.models = listed(&[
             ("amazon.nova-canvas-v1:0", "LEGACY"),
@@ -357,7 +364,7 @@ mod tests {
         let mut p = update_plan();
         restore_config(
             &mut p,
-            &desired(),
+            &desired().litellm,
             &outputs(),
             None,
             &listed(&[("amazon.nova-canvas-v1:0", "ACTIVE")]),
@@ -367,12 +374,18 @@ mod tests {
 
         // Present (even an older one): nothing to restore.
         let mut p = update_plan();
-        restore_config(&mut p, &desired(), &outputs(), Some("b"), &BTreeMap::new());
+        restore_config(
+            &mut p,
+            &desired().litellm,
+            &outputs(),
+            Some("b"),
+            &BTreeMap::new(),
+        );
         assert_eq!(names(&p), ["UpdateStack"]);
 
         // Cannot be restored: the update waits, and says why.
         let mut p = update_plan();
-        restore_config(&mut p, &desired(), &outputs(), None, &listed(&[]));
+        restore_config(&mut p, &desired().litellm, &outputs(), None, &listed(&[]));
         assert!(names(&p).is_empty());
         assert!(
             p.problems[0].contains("the stack update waits"),

@@ -252,6 +252,23 @@ pub struct Plan {
     pub notes: Vec<String>,
 }
 
+/// What the planner of one concern (or of all the owned ones) decided: the actions to
+/// take, and what needs a person or is worth saying. Merged into the stack's `Plan`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Part {
+    pub actions: Vec<Action>,
+    pub problems: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl Part {
+    pub fn extend(&mut self, other: Part) {
+        self.actions.extend(other.actions);
+        self.problems.extend(other.problems);
+        self.notes.extend(other.notes);
+    }
+}
+
 /// How a plan leaves the stack, for exit codes and conditions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -264,6 +281,13 @@ pub enum PlanStatus {
 }
 
 impl Plan {
+    /// Adds a concern's decisions to the stack's plan.
+    pub fn add(&mut self, part: Part) {
+        self.actions.extend(part.actions);
+        self.problems.extend(part.problems);
+        self.notes.extend(part.notes);
+    }
+
     pub fn status(&self) -> PlanStatus {
         if self.blocked.is_some() || !self.problems.is_empty() {
             PlanStatus::Blocked

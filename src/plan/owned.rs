@@ -2,20 +2,21 @@
 //! Open WebUI's count and autoscaling (`services`), LiteLLM's config, deployment and
 //! count (`litellm`), the EFS backup schedule (`backup`).
 
-use super::Plan;
+use super::Part;
 use crate::observe::{LiveOwned, LiveService};
 use crate::render::{Outputs, OwnedDesired};
 
-/// Adds the owned fields' actions, problems and notes to `plan`.
-pub fn plan_owned(plan: &mut Plan, desired: &OwnedDesired, outputs: &Outputs, live: &LiveOwned) {
-    super::services::plan(plan, desired, outputs, live);
-    super::litellm::plan(plan, desired, outputs, live);
-    super::backup::plan(plan, desired, live);
+/// The owned fields' actions, problems and notes, concern by concern.
+pub fn plan_owned(desired: &OwnedDesired, outputs: &Outputs, live: &LiveOwned) -> Part {
+    let mut part = super::services::plan(&desired.services, outputs, live);
+    part.extend(super::litellm::plan(&desired.litellm, outputs, live));
+    part.extend(super::backup::plan(&desired.backup, live));
+    part
 }
 
 /// The service when it can be managed; otherwise a problem says why not.
 pub(super) fn usable<'a>(
-    plan: &mut Plan,
+    part: &mut Part,
     what: &str,
     name: &str,
     svc: &'a Option<LiveService>,
@@ -23,14 +24,14 @@ pub(super) fn usable<'a>(
     match svc {
         Some(s) if s.status == "ACTIVE" => Some(s),
         Some(s) => {
-            plan.problems.push(format!(
+            part.problems.push(format!(
                 "{what} service {name} is {}; the stack owns it, so the operator does not recreate it (update or recreate the stack)",
                 s.status
             ));
             None
         }
         None => {
-            plan.problems.push(format!(
+            part.problems.push(format!(
                 "{what} service {name} does not exist; the stack owns it, so the operator does not recreate it (update or recreate the stack)"
             ));
             None

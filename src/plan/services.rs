@@ -2,13 +2,14 @@
 //! policy when autoscaling is wanted (then the autoscaler owns the count).
 
 use super::owned::usable;
-use super::{Action, ActionKind, App, Plan};
+use super::{Action, ActionKind, App, Part};
 use crate::observe::{LiveOwned, LiveService, scaling_resource_id};
-use crate::render::{Outputs, OwnedDesired};
+use crate::render::{Outputs, ServicesDesired};
 
-pub(super) fn plan(plan: &mut Plan, desired: &OwnedDesired, outputs: &Outputs, live: &LiveOwned) {
+pub(super) fn plan(desired: &ServicesDesired, outputs: &Outputs, live: &LiveOwned) -> Part {
+    let mut part = Part::default();
     if let Some(ow) = usable(
-        plan,
+        &mut part,
         "Open WebUI",
         &outputs.openwebui_service,
         &live.openwebui,
@@ -18,7 +19,7 @@ pub(super) fn plan(plan: &mut Plan, desired: &OwnedDesired, outputs: &Outputs, l
             Some(a) => {
                 // The autoscaler owns the count now; the operator only sets its bounds.
                 if live.scaling.target != Some((a.min_capacity, a.max_capacity)) {
-                    plan.actions.push(Action {
+                    part.actions.push(Action {
                         reason: match live.scaling.target {
                             None => format!(
                                 "autoscaling is wanted: register {}..{} tasks",
@@ -43,7 +44,7 @@ pub(super) fn plan(plan: &mut Plan, desired: &OwnedDesired, outputs: &Outputs, l
                     .cpu_policy
                     .is_none_or(|v| (v - want).abs() > f64::EPSILON)
                 {
-                    plan.actions.push(Action {
+                    part.actions.push(Action {
                         reason: match live.scaling.cpu_policy {
                             None => format!(
                                 "no CPU target-tracking policy: track {}% CPU",
@@ -61,18 +62,19 @@ pub(super) fn plan(plan: &mut Plan, desired: &OwnedDesired, outputs: &Outputs, l
             }
             None => {
                 if live.scaling.target.is_some() {
-                    plan.actions.push(Action {
+                    part.actions.push(Action {
                         reason: "autoscaling is not in the desired state: deregister the scalable target so that it does not fight the fixed count".into(),
                         kind: ActionKind::DeregisterScalableTarget { resource_id },
                     });
                 }
                 if let Some(a) = count_change(App::OpenWebUi, outputs, ow, desired.openwebui_count)
                 {
-                    plan.actions.push(a);
+                    part.actions.push(a);
                 }
             }
         }
     }
+    part
 }
 
 /// The action that sets `svc`'s desired count to `want`, if it differs.
@@ -115,7 +117,7 @@ mod tests {
     #[test]
     fn autoscaling_registers_bounds_and_policy_and_never_writes_the_count() {
         let mut d = desired();
-        d.openwebui_autoscaling = Some(Autoscaling {
+        d.services.openwebui_autoscaling = Some(Autoscaling {
             min_capacity: 1,
             max_capacity: 3,
             target_cpu_percent: 70,

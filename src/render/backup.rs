@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::{Outputs, sha256_hex};
 use crate::desired::Spec;
 
 /// Backup plans are named after the stack, so the operator finds its own by name.
@@ -56,4 +57,47 @@ pub fn backup_plan(spec: &Spec, vault_name: &str) -> BackupPlan {
             },
         }],
     }
+}
+
+/// The backup selection the operator wants: its name carries a hash of what it
+/// selects, so ListBackupSelections alone tells whether it is still right.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SelectionSpec {
+    pub name: String,
+    pub role_arn: String,
+    pub resources: Vec<String>,
+}
+
+/// What the desired state wants of the EFS backups: the plan and the selection.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupDesired {
+    pub plan: BackupPlan,
+    /// The document's `metadata.name`, tagged on the plan.
+    pub owner: String,
+    /// sha256 of the plan, to know whether a version verified earlier still fits.
+    pub plan_sha256: String,
+    pub selection: SelectionSpec,
+}
+
+pub fn backup(spec: &Spec, owner: &str, outputs: &Outputs) -> Result<BackupDesired, crate::Error> {
+    let plan = backup_plan(spec, &outputs.backup_vault);
+    let plan_json = serde_json::to_string(&plan).map_err(|e| crate::Error::Render {
+        what: "backup plan",
+        message: e.to_string(),
+    })?;
+    let resources = vec![outputs.file_system_arn.clone()];
+    let selection_hash =
+        sha256_hex(format!("{}|{}", outputs.backup_role_arn, resources.join(",")).as_bytes());
+    Ok(BackupDesired {
+        plan_sha256: sha256_hex(plan_json.as_bytes()),
+        plan,
+        owner: owner.to_string(),
+        selection: SelectionSpec {
+            name: format!("efs-{}", &selection_hash[..12]),
+            role_arn: outputs.backup_role_arn.clone(),
+            resources,
+        },
+    })
 }

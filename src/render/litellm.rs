@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::sha256_hex;
 use crate::desired::{ModelType, Spec};
 
 pub const LITELLM_CONFIG_CONTENT_TYPE: &str = "application/yaml";
@@ -76,6 +77,56 @@ pub fn litellm_config(spec: &Spec, bedrock_region: &str, kind: ModelType) -> Lit
             master_key: "os.environ/LITELLM_MASTER_KEY",
         },
     }
+}
+
+/// A Bedrock model (or inference profile) id and the region LiteLLM calls it in.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct BedrockModel {
+    pub id: String,
+    pub region: String,
+}
+
+/// What the desired state wants of LiteLLM: its task count and its two config objects.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiteLlmDesired {
+    pub count: u32,
+    /// The exact bytes of the chat LiteLLM's config (text models), of the image
+    /// LiteLLM's (image models), and one sha256 of both: the config's identity.
+    pub config_body: String,
+    pub images_config_body: String,
+    pub config_sha256: String,
+    /// Every Bedrock model id with the region it is called in.
+    pub bedrock_models: Vec<BedrockModel>,
+}
+
+/// LiteLLM's desired count and configs; `bedrock_region` is the stack's default region
+/// for models that name none.
+pub fn litellm(spec: &Spec, bedrock_region: &str) -> Result<LiteLlmDesired, crate::Error> {
+    let render = |kind| {
+        litellm_config(spec, bedrock_region, kind)
+            .to_yaml()
+            .map_err(|e| crate::Error::Render {
+                what: "LiteLLM config",
+                message: e.to_string(),
+            })
+    };
+    let config_body = render(ModelType::Text)?;
+    let images_config_body = render(ModelType::Image)?;
+    Ok(LiteLlmDesired {
+        count: spec.services.litellm.desired_count,
+        config_sha256: sha256_hex(format!("{config_body}\0{images_config_body}").as_bytes()),
+        config_body,
+        images_config_body,
+        bedrock_models: spec
+            .models
+            .iter()
+            .map(|m| BedrockModel {
+                id: m.model_id.clone(),
+                region: m.region_or(bedrock_region).to_string(),
+            })
+            .collect(),
+    })
 }
 
 /// LiteLLM's model string. Text models go through Bedrock's Converse API, which AWS

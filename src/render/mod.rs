@@ -1,17 +1,25 @@
 //! Rendering a validated desired state into what AWS receives: the stack's parameters,
-//! LiteLLM's `config.yaml` and the AWS Backup plan. Pure functions: same input, same
+//! and per owned concern (`services`, `litellm`, `backup`) what the operator wants of it. Pure functions: same input, same
 //! bytes, so that hashes of the output detect changes without reading AWS twice.
 
 pub(crate) mod backup;
 mod litellm;
+mod outputs;
 mod owned;
 mod parameters;
+mod services;
 mod stack;
 
-pub use backup::{BackupPlan, BackupRule, backup_plan, backup_plan_name};
-pub use litellm::{LITELLM_CONFIG_CONTENT_TYPE, LiteLlmConfig, litellm_config};
-pub use owned::{BedrockModel, Outputs, OwnedDesired, SelectionSpec, owned};
+pub use backup::{
+    BackupDesired, BackupPlan, BackupRule, SelectionSpec, backup_plan, backup_plan_name,
+};
+pub use litellm::{
+    BedrockModel, LITELLM_CONFIG_CONTENT_TYPE, LiteLlmConfig, LiteLlmDesired, litellm_config,
+};
+pub use outputs::Outputs;
+pub use owned::{OwnedDesired, owned};
 pub use parameters::stack_parameters;
+pub use services::ServicesDesired;
 pub use stack::{MANAGED_BY, RenderedStack, TAG_MANAGED_BY, TAG_NAME, TAG_PREFIX, TAG_TEMPLATE};
 
 use sha2::{Digest, Sha256};

@@ -90,17 +90,17 @@ fn live_services(want: &OwnedDesired) -> LiveOwned {
         status: "ACTIVE".into(),
         desired,
         running: desired,
-        tags: BTreeMap::from([(CONFIG_TAG.to_string(), want.config_sha256.clone())]),
+        tags: BTreeMap::from([(CONFIG_TAG.to_string(), want.litellm.config_sha256.clone())]),
     };
-    let a = want.openwebui_autoscaling.unwrap();
+    let a = want.services.openwebui_autoscaling.unwrap();
     LiveOwned {
         openwebui: Some(svc("chat-openwebui", 2)),
-        litellm: Some(svc("chat-litellm", want.litellm_count)),
+        litellm: Some(svc("chat-litellm", want.litellm.count)),
         scaling: LiveScaling {
             target: Some((a.min_capacity, a.max_capacity)),
             cpu_policy: Some(f64::from(a.target_cpu_percent)),
         },
-        config_sha256: Some(want.config_sha256.clone()),
+        config_sha256: Some(want.litellm.config_sha256.clone()),
         models: Default::default(),
         backup: Default::default(),
     }
@@ -165,7 +165,7 @@ async fn mocked_backup_changed_rule_is_updated_in_place_and_its_version_remember
         )
     });
     let want = owned(&d);
-    let selection_name = want.selection.name.clone();
+    let selection_name = want.backup.selection.name.clone();
     let list = mock!(Backup::list_backup_plans).then_output(listed_plan);
     let tags = mock!(Backup::list_tags)
         .match_requests(|r| {
@@ -217,7 +217,7 @@ async fn mocked_backup_changed_rule_is_updated_in_place_and_its_version_remember
         .await
         .unwrap();
     let mut p = empty_plan();
-    plan::plan_owned(&mut p, &want, &outputs(), &live);
+    p.add(plan::plan_owned(&want, &outputs(), &live));
     let kinds: Vec<&str> = p.actions.iter().map(|a| a.kind.name()).collect();
     assert_eq!(kinds, ["UpdateBackupPlan"]);
     let text = p.to_string();
@@ -237,7 +237,7 @@ async fn mocked_backup_changed_rule_is_updated_in_place_and_its_version_remember
     let key = plan::history_key("us-west-2", "bedrock-image-chat");
     assert_eq!(
         ctx.history(&key).backup_verified,
-        Some(("v2".to_string(), want.backup_plan_sha256.clone()))
+        Some(("v2".to_string(), want.backup.plan_sha256.clone()))
     );
 
     // Next pass: version v2 is known to match, so its details are not read again.
@@ -257,7 +257,7 @@ async fn mocked_backup_selection_that_differs_is_replaced_create_first() {
     let want = owned(&doc(|s| s));
     let order = Arc::new(Mutex::new(Vec::new()));
     let (o1, o2) = (order.clone(), order.clone());
-    let expected_name = want.selection.name.clone();
+    let expected_name = want.backup.selection.name.clone();
     let create = mock!(Backup::create_backup_selection)
         .match_requests(move |r| {
             let s = r.backup_selection().unwrap();
@@ -290,7 +290,7 @@ async fn mocked_backup_selection_that_differs_is_replaced_create_first() {
         kind: ActionKind::ReplaceBackupSelections {
             plan_id: "p1".into(),
             delete: vec![("s-old".into(), "efs-old".into())],
-            create: Some(want.selection.clone()),
+            create: Some(want.backup.selection.clone()),
         },
         reason: "test".into(),
     });
@@ -348,14 +348,14 @@ fn bedrock_listing() -> Bedrock {
 async fn plan_with_catalog(want: &OwnedDesired) -> Plan {
     let mut live = live_services(want);
     live.config_sha256 = None;
-    for m in &want.bedrock_models {
+    for m in &want.litellm.bedrock_models {
         let catalog = observe::foundation_models(&bedrock_listing(), &m.region)
             .await
             .unwrap();
         live.models.insert(m.region.clone(), catalog);
     }
     let mut p = empty_plan();
-    plan::plan_owned(&mut p, want, &outputs(), &live);
+    p.add(plan::plan_owned(want, &outputs(), &live));
     p
 }
 
@@ -435,7 +435,7 @@ async fn mocked_bedrock_known_legacy_and_profile_ids_pass_and_the_config_is_push
         .unwrap();
     assert_eq!(
         head.metadata().and_then(|m| m.get("sha256")),
-        Some(&want.config_sha256)
+        Some(&want.litellm.config_sha256)
     );
     assert_eq!(head.content_type(), Some("application/yaml"));
 }
@@ -446,7 +446,7 @@ async fn mocked_bedrock_known_legacy_and_profile_ids_pass_and_the_config_is_push
 #[tokio::test]
 async fn mocked_backup_selections_are_read_across_pages() {
     let want = owned(&doc(|s| s));
-    let name = want.selection.name.clone();
+    let name = want.backup.selection.name.clone();
     let list = mock!(Backup::list_backup_plans).then_output(listed_plan);
     let tags = mock!(Backup::list_tags).then_output(managed_tags);
     let get = mock!(Backup::get_backup_plan).then_output(stored_plan);
@@ -482,7 +482,7 @@ async fn mocked_backup_selections_are_read_across_pages() {
         .unwrap();
     assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
     let mut p = empty_plan();
-    plan::plan_owned(&mut p, &want, &outputs(), &live);
+    p.add(plan::plan_owned(&want, &outputs(), &live));
     let kinds: Vec<&str> = p.actions.iter().map(|a| a.kind.name()).collect();
     assert!(kinds.is_empty(), "{kinds:?}");
 }
