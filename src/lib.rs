@@ -15,6 +15,7 @@ pub mod history;
 pub mod http;
 pub mod lease;
 pub mod metrics;
+pub mod names;
 pub mod observe;
 pub mod plan;
 pub mod render;
@@ -59,6 +60,9 @@ pub enum Error {
         state: String,
         waited_secs: u64,
     },
+    /// A bug in the operator itself (an invariant broken), never AWS's or the user's doing.
+    #[error("internal error (a bug; please report it): {0}")]
+    Internal(String),
     /// Several concerns failed in one pass; each error is kept.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Several(Vec<Error>),
@@ -81,6 +85,7 @@ impl Error {
             Error::Timeout { .. } => "timeout",
             Error::Blocked { .. } => "blocked",
             Error::Several(_) => "several",
+            Error::Internal(_) => "internal",
         }
     }
 

@@ -1,5 +1,6 @@
 //! The EFS backup plan and its selection (AWS Backup).
 
+use super::Effect;
 use std::collections::HashMap;
 
 use aws_sdk_backup::types::{BackupPlanInput, BackupRuleInput, BackupSelection, Lifecycle};
@@ -15,7 +16,7 @@ pub(super) async fn execute(
     plan: &Plan,
     ctx: &Context,
     clients: &Clients,
-) -> Result<&'static str> {
+) -> Result<Effect> {
     let b = &clients.backup;
     let remember = |version: Option<&str>, sha: &str| {
         if let Some(v) = version {
@@ -33,10 +34,10 @@ pub(super) async fn execute(
         } => {
             let tags = HashMap::from([
                 (
-                    crate::render::TAG_MANAGED_BY.to_string(),
-                    crate::render::MANAGED_BY.to_string(),
+                    crate::names::TAG_MANAGED_BY.to_string(),
+                    crate::names::MANAGED_BY.to_string(),
                 ),
-                (crate::render::TAG_NAME.to_string(), owner.clone()),
+                (crate::names::TAG_NAME.to_string(), owner.clone()),
             ]);
             let out = b
                 .create_backup_plan()
@@ -55,14 +56,14 @@ pub(super) async fn execute(
             remember(out.version_id(), plan_sha256);
             let plan_id = out.backup_plan_id().unwrap_or_default();
             match create_selection(clients, plan_id, selection).await {
-                Ok(()) => Ok("done"),
+                Ok(()) => Ok(Effect::Done),
                 // An endpoint without selections (an emulator) still gets the plan; the
                 // next pass lists selections and creates it wherever that works.
                 Err(e) if e.is_unimplemented() => {
                     if ctx.first_time("backup-selection-unavailable") {
                         tracing::warn!(error = %e, "the endpoint cannot create backup selections: the plan exists without one (said once)");
                     }
-                    Ok("partial")
+                    Ok(Effect::Partial)
                 }
                 Err(e) => Err(e),
             }
@@ -88,7 +89,7 @@ pub(super) async fn execute(
                     )
                 })?;
             remember(out.version_id(), plan_sha256);
-            Ok("done")
+            Ok(Effect::Done)
         }
         ActionKind::ReplaceBackupSelections {
             plan_id,
@@ -107,7 +108,7 @@ pub(super) async fn execute(
                     .await
                     .map_err(|e| aws::error("Backup", "DeleteBackupSelection", name.as_str(), e))?;
             }
-            Ok("done")
+            Ok(Effect::Done)
         }
         other => Err(super::misrouted(other)),
     }

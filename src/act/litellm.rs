@@ -2,20 +2,21 @@
 //! planning), then redeploy it (it reads the config only at start) and record what it
 //! runs. Its task count goes through `services`, after these, in the same concern.
 
+use super::Effect;
 use aws_sdk_ecs::types::Tag;
 use aws_sdk_s3::primitives::ByteStream;
 
 use crate::Result;
 use crate::aws::{self, Clients};
-use crate::observe::SHA256_METADATA;
-use crate::plan::{Action, ActionKind, CONFIG_TAG, ConfigPush};
+use crate::names::{CONFIG_TAG, SHA256_METADATA};
+use crate::plan::{Action, ActionKind, ConfigPush};
 use crate::render::LITELLM_CONFIG_CONTENT_TYPE;
 
-pub(super) async fn execute(action: &Action, clients: &Clients) -> Result<&'static str> {
+pub(super) async fn execute(action: &Action, clients: &Clients) -> Result<Effect> {
     match &action.kind {
         ActionKind::PushModelConfig(push) | ActionKind::RestoreModelConfig(push) => {
             put_config(clients, push).await?;
-            Ok("done")
+            Ok(Effect::Done)
         }
         ActionKind::RedeployLiteLlm {
             cluster,
@@ -44,7 +45,7 @@ pub(super) async fn execute(action: &Action, clients: &Clients) -> Result<&'stat
                 .send()
                 .await
                 .map_err(|e| aws::error("ECS", "TagResource", service.as_str(), e))?;
-            Ok("done")
+            Ok(Effect::Done)
         }
         other => Err(super::misrouted(other)),
     }

@@ -32,9 +32,18 @@ pub enum Strategy {
 #[serde(rename_all = "camelCase")]
 pub struct Applied {
     pub action: String,
-    /// `done`, `no-op` when AWS found nothing to change, or `partial` when the endpoint
-    /// lacked part of the operation (said in the log).
-    pub result: &'static str,
+    pub result: Effect,
+}
+
+/// How an action ended when it did not fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Effect {
+    Done,
+    /// AWS found nothing to change (an empty change set).
+    NoOp,
+    /// The endpoint lacked part of the operation (said in the log).
+    Partial,
 }
 
 /// What an execution did and what failed.
@@ -123,8 +132,5 @@ async fn run_group(
 }
 
 fn misrouted(kind: &ActionKind) -> Error {
-    Error::Render {
-        what: "plan",
-        message: format!("action {} reached the wrong executor", kind.name()),
-    }
+    Error::Internal(format!("action {} reached the wrong executor", kind.name()))
 }

@@ -1,5 +1,6 @@
 //! ECS counts and Open WebUI's autoscaling target and policy.
 
+use super::Effect;
 use aws_sdk_applicationautoscaling::types::{
     MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ServiceNamespace,
     TargetTrackingScalingPolicyConfiguration,
@@ -7,10 +8,10 @@ use aws_sdk_applicationautoscaling::types::{
 
 use crate::Result;
 use crate::aws::{self, Clients};
-use crate::observe::CPU_POLICY_NAME;
+use crate::names::CPU_POLICY_NAME;
 use crate::plan::{Action, ActionKind};
 
-pub(super) async fn execute(action: &Action, clients: &Clients) -> Result<&'static str> {
+pub(super) async fn execute(action: &Action, clients: &Clients) -> Result<Effect> {
     let aas = &clients.autoscaling;
     match &action.kind {
         ActionKind::SetDesiredCount {
@@ -107,5 +108,5 @@ pub(super) async fn execute(action: &Action, clients: &Clients) -> Result<&'stat
         }
         other => return Err(super::misrouted(other)),
     }
-    Ok("done")
+    Ok(Effect::Done)
 }

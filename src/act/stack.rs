@@ -1,6 +1,7 @@
 //! Stack actions: change sets (create → wait → execute → wait, streaming every new
 //! stack event as one log line), termination protection, rollback recovery.
 
+use super::Effect;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
@@ -27,7 +28,7 @@ pub(super) async fn execute(
     plan: &Plan,
     ctx: &Context,
     clients: &Clients,
-) -> Result<&'static str> {
+) -> Result<Effect> {
     let stack = plan.stack_name.as_str();
     let cfn = &clients.cloudformation;
     match &action.kind {
@@ -66,7 +67,7 @@ pub(super) async fn execute(
                 .map_err(|e| {
                     aws::error("CloudFormation", "UpdateTerminationProtection", stack, e)
                 })?;
-            Ok("done")
+            Ok(Effect::Done)
         }
         ActionKind::ContinueUpdateRollback { attempt } => {
             let mut events = Events::primed(clients, stack).await?;
@@ -84,7 +85,7 @@ pub(super) async fn execute(
                 .map_err(|e| aws::error("CloudFormation", "ContinueUpdateRollback", stack, e))?;
             let status = wait_stack(ctx, clients, stack, &mut events).await?;
             if status == "UPDATE_ROLLBACK_COMPLETE" {
-                Ok("done")
+                Ok(Effect::Done)
             } else {
                 Err(failed(stack, &status, &events))
             }
@@ -101,7 +102,7 @@ pub(super) async fn execute(
             // By id, because a deleted stack is no longer found by name.
             let status = wait_stack(ctx, clients, stack_id, &mut events).await?;
             if status == "DELETE_COMPLETE" {
-                Ok("done")
+                Ok(Effect::Done)
             } else {
                 Err(failed(stack, &status, &events))
             }
@@ -119,7 +120,7 @@ async fn change_set(
     parameters: &BTreeMap<String, String>,
     tags: &BTreeMap<String, String>,
     reason: &str,
-) -> Result<&'static str> {
+) -> Result<Effect> {
     let cfn = &clients.cloudformation;
     let template = chart::stack_template().map_err(|e| Error::Render {
         what: "stack template",
@@ -218,7 +219,7 @@ async fn change_set(
                         stack,
                         "change set held no changes; deleted it, the stack is in sync"
                     );
-                    return Ok("no-op");
+                    return Ok(Effect::NoOp);
                 }
                 return Err(Error::StackFailed {
                     stack: stack.to_string(),
@@ -262,7 +263,7 @@ async fn change_set(
         "UPDATE_COMPLETE"
     };
     if status == want {
-        Ok("done")
+        Ok(Effect::Done)
     } else {
         Err(failed(stack, &status, &events))
     }
@@ -322,25 +323,13 @@ async fn wait_stack(
     }
 }
 
+/// The stack's status through observe's one read of it; a stack the endpoint no longer
+/// knows reads as DELETE_COMPLETE (some endpoints forget a deleted stack at once).
 async fn read_status(clients: &Clients, stack: &str) -> Result<String> {
-    let out = clients
-        .cloudformation
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await;
-    match out {
-        Ok(o) => Ok(o
-            .stacks()
-            .first()
-            .and_then(|s| s.stack_status())
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_else(|| StackStatus::DeleteComplete.as_str().to_string())),
-        // Some endpoints forget a deleted stack at once instead of keeping it as
-        // DELETE_COMPLETE.
-        Err(e) if aws::is_missing_stack(&e) => Ok(StackStatus::DeleteComplete.as_str().to_string()),
-        Err(e) => Err(aws::error("CloudFormation", "DescribeStacks", stack, e)),
-    }
+    Ok(crate::observe::describe_stack(clients, stack)
+        .await?
+        .map(|s| s.status)
+        .unwrap_or_else(|| StackStatus::DeleteComplete.as_str().to_string()))
 }
 
 /// New stack events since the operator started watching, logged one line each.

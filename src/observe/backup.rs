@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::aws::{self, Clients};
-use crate::render::TAG_MANAGED_BY;
+use crate::names::TAG_MANAGED_BY;
 use crate::{Error, Result};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

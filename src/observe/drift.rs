@@ -14,7 +14,7 @@ use regex::Regex;
 
 use super::{Drift, DriftedResource, IgnoredDrift};
 use crate::aws::{self, Clients};
-use crate::render::TAG_PREFIX;
+use crate::names::TAG_PREFIX;
 use crate::{Error, Result};
 
 /// Runs drift detection on `stack` and waits up to `timeout` for it.

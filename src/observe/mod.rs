@@ -13,11 +13,10 @@ pub use backup::{
     describe_backup_with,
 };
 pub use drift::{detect_drift, known_false_positive};
-pub use models::{ModelCatalog, SHA256_METADATA, config_sha256, foundation_models};
+pub use models::{ModelCatalog, config_sha256, foundation_models};
 pub use owned::{litellm_config, owned};
 pub use services::{
-    CPU_POLICY_NAME, LiveScaling, LiveService, describe_scaling, describe_services,
-    scaling_resource_id,
+    LiveScaling, LiveService, describe_scaling, describe_services, scaling_resource_id,
 };
 pub use stack::describe_stack;
 

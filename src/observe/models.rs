@@ -7,10 +7,7 @@ use serde::Serialize;
 
 use crate::Result;
 use crate::aws::{self, Clients};
-
-/// Object metadata key holding the sha256 of the body (S3 sends it as
-/// `x-amz-meta-sha256`).
-pub const SHA256_METADATA: &str = "sha256";
+use crate::names::SHA256_METADATA;
 
 /// The sha256 recorded on the config object: `Some("")` when the object exists without
 /// one (written by someone else), `None` when there is no object.

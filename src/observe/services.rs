@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::Result;
 use crate::aws::{self, Clients};
+use crate::names::CPU_POLICY_NAME;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -31,9 +32,6 @@ pub struct LiveScaling {
     /// Target value of the operator's CPU target-tracking policy, if there is one.
     pub cpu_policy: Option<f64>,
 }
-
-/// Name of the target-tracking policy the operator puts on Open WebUI.
-pub const CPU_POLICY_NAME: &str = "bedrock-chat-operator-cpu";
 
 /// `service/<cluster>/<service>`, the id Application Auto Scaling uses for ECS.
 pub fn scaling_resource_id(cluster: &str, service: &str) -> String {

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{CONFIG_TAG, Plan};
+use super::Plan;
+use crate::names::CONFIG_TAG;
 use crate::observe::{
     LiveBackup, LiveOwned, LivePlan, LiveRule, LiveScaling, LiveSelection, LiveService,
     PlanDetails, Selections,

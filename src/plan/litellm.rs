@@ -9,11 +9,9 @@ use super::{Action, ActionKind, App, ConfigPush, Part, Plan};
 use std::collections::BTreeMap;
 
 use crate::desired::profile_base;
+use crate::names::CONFIG_TAG;
 use crate::observe::{LiveOwned, ModelCatalog};
 use crate::render::{BedrockModel, LiteLlmDesired, Outputs};
-
-/// Tag on the LiteLLM service: sha256 of the config its running tasks started with.
-pub const CONFIG_TAG: &str = "bedrock-chat-operator/config-sha256";
 
 fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)

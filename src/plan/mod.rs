@@ -10,7 +10,7 @@ mod owned;
 mod services;
 mod stack;
 
-pub use litellm::{CONFIG_TAG, check_models, restore_config};
+pub use litellm::{check_models, restore_config};
 pub use owned::plan_owned;
 pub use stack::plan_stack;
 

@@ -4,10 +4,9 @@ use std::collections::BTreeMap;
 
 use super::{Action, ActionKind, History, Plan, diff_maps};
 use crate::chart::CREATE_SERVICES_AT_ZERO;
+use crate::names::{MANAGED_BY, TAG_MANAGED_BY, TAG_NAME, TAG_PREFIX, TAG_TEMPLATE};
 use crate::observe::{LiveStack, LiveState};
-use crate::render::{
-    MANAGED_BY, RenderedStack, TAG_MANAGED_BY, TAG_NAME, TAG_PREFIX, TAG_TEMPLATE,
-};
+use crate::render::RenderedStack;
 
 /// Statuses in which CloudFormation is still working; any write would be refused.
 const IN_PROGRESS_SUFFIX: &str = "_IN_PROGRESS";

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::{Outputs, sha256_hex};
 use crate::desired::Spec;
+use crate::names::BACKUP_RULE_NAME;
 
 /// Backup plans are named after the stack, so the operator finds its own by name.
 pub fn backup_plan_name(spec: &Spec) -> String {
@@ -38,13 +39,11 @@ pub struct Lifecycle {
     pub delete_after_days: i64,
 }
 
-pub const RULE_NAME: &str = "efs-scheduled";
-
 pub fn backup_plan(spec: &Spec, vault_name: &str) -> BackupPlan {
     BackupPlan {
         backup_plan_name: backup_plan_name(spec),
         rules: vec![BackupRule {
-            rule_name: RULE_NAME.to_string(),
+            rule_name: BACKUP_RULE_NAME.to_string(),
             target_backup_vault_name: vault_name.to_string(),
             schedule_expression: spec.backup.schedule.clone(),
             schedule_expression_timezone: "Etc/UTC".to_string(),

@@ -20,7 +20,7 @@ pub use outputs::Outputs;
 pub use owned::{OwnedDesired, owned};
 pub use parameters::stack_parameters;
 pub use services::ServicesDesired;
-pub use stack::{MANAGED_BY, RenderedStack, TAG_MANAGED_BY, TAG_NAME, TAG_PREFIX, TAG_TEMPLATE};
+pub use stack::RenderedStack;
 
 use sha2::{Digest, Sha256};
 

@@ -7,18 +7,7 @@ use serde::Serialize;
 
 use crate::chart;
 use crate::desired::{ImageChatStack, Policy};
-
-/// Prefix of every tag the operator writes: its own, to compare and to replace; all
-/// other tags on a stack belong to people and are kept.
-pub const TAG_PREFIX: &str = "bedrock-chat-operator/";
-/// Marks stacks the operator created; it changes no stack without it (unless adopting).
-pub const TAG_MANAGED_BY: &str = "bedrock-chat-operator/managed-by";
-pub const MANAGED_BY: &str = "bedrock-chat-operator";
-/// The desired-state document that manages the stack, so two documents (or two
-/// operators' repositories) never fight over one stack.
-pub const TAG_NAME: &str = "bedrock-chat-operator/name";
-/// sha256 of the template body deployed.
-pub const TAG_TEMPLATE: &str = "bedrock-chat-operator/template-sha256";
+use crate::names::{MANAGED_BY, TAG_MANAGED_BY, TAG_NAME, TAG_TEMPLATE};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

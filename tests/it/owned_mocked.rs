@@ -26,8 +26,9 @@ use bedrock_chat_operator::act::{self, Strategy};
 use bedrock_chat_operator::aws::{CallCounter, Clients};
 use bedrock_chat_operator::context::{Context, Settings};
 use bedrock_chat_operator::desired::{self, ImageChatStack};
+use bedrock_chat_operator::names::CONFIG_TAG;
 use bedrock_chat_operator::observe::{self, LiveOwned, LiveScaling, LiveService};
-use bedrock_chat_operator::plan::{self, Action, ActionKind, CONFIG_TAG, Plan};
+use bedrock_chat_operator::plan::{self, Action, ActionKind, Plan};
 use bedrock_chat_operator::render::{self, Outputs, OwnedDesired, RenderedStack};
 
 use crate::common::{Emulator, skip_emulator_tests};
@@ -232,7 +233,7 @@ async fn mocked_backup_changed_rule_is_updated_in_place_and_its_version_remember
         .await
         .into_result()
         .unwrap();
-    assert_eq!(applied[0].result, "done");
+    assert_eq!(applied[0].result, bedrock_chat_operator::act::Effect::Done);
     assert_eq!(update.num_calls(), 1);
     let key = plan::history_key("us-west-2", "bedrock-image-chat");
     assert_eq!(

@@ -465,7 +465,7 @@ async fn mocked_cfn_empty_change_set_is_deleted_and_counts_as_in_sync() {
     .into_result()
     .unwrap();
     assert_eq!(applied.len(), 1);
-    assert_eq!(applied[0].result, "no-op");
+    assert_eq!(applied[0].result, bedrock_chat_operator::act::Effect::NoOp);
     assert_eq!(delete_cs.num_calls(), 1);
 }
 
@@ -594,7 +594,7 @@ async fn mocked_cfn_a_throttled_poll_does_not_end_the_wait() {
     );
 
     let applied = update_deployment_size(cfn).await.unwrap();
-    assert_eq!(applied[0].result, "done");
+    assert_eq!(applied[0].result, bedrock_chat_operator::act::Effect::Done);
     assert_eq!(describe_cs.num_calls(), 2);
     assert_eq!(describe.num_calls(), 4);
     assert_eq!(execute.num_calls(), 1);
