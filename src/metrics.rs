@@ -34,6 +34,26 @@ pub struct DriftLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub stack: String,
+    /// `Error::metric_label`: `aws`, `timeout`, `blocked`, `stack_failed` …
+    pub error: String,
+}
+
+/// What a finished pass tells the metrics.
+#[derive(Clone, Debug)]
+pub struct PassMetrics<'a> {
+    pub stack: &'a str,
+    /// The outcome's label (`in_sync`, `applied`, `failed` …).
+    pub outcome: &'static str,
+    pub duration_secs: f64,
+    /// 1 drifted, 0 not; `None` when drift was not known this pass.
+    pub drifted: Option<i64>,
+    /// The error's label when the pass failed or was blocked.
+    pub error: Option<&'static str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AwsLabels {
     pub service: String,
     pub operation: String,
@@ -46,6 +66,7 @@ pub struct Metrics {
     pub reconcile_duration: Family<StackLabels, Histogram>,
     pub drift: Family<DriftLabels, Gauge>,
     pub last_success: Family<StackLabels, Gauge<f64, AtomicU64>>,
+    pub errors: Family<ErrorLabels, Counter>,
     pub leader: Gauge,
     aws_calls: Family<AwsLabels, Counter>,
     /// What of the call counter was already added to `aws_calls`.
@@ -69,6 +90,7 @@ impl Metrics {
         });
         let drift = Family::<DriftLabels, Gauge>::default();
         let last_success = Family::<StackLabels, Gauge<f64, AtomicU64>>::default();
+        let errors = Family::<ErrorLabels, Counter>::default();
         let leader = Gauge::default();
         let aws_calls = Family::<AwsLabels, Counter>::default();
         registry.register(
@@ -92,6 +114,11 @@ impl Metrics {
             last_success.clone(),
         );
         registry.register(
+            "errors",
+            "Failed or blocked passes by stack and kind of error",
+            errors.clone(),
+        );
+        registry.register(
             "leader",
             "1 when this process holds the write lease",
             leader.clone(),
@@ -107,9 +134,54 @@ impl Metrics {
             reconcile_duration,
             drift,
             last_success,
+            errors,
             leader,
             aws_calls,
             aws_synced: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Records a finished pass: its outcome and duration, drift when known, its error's
+    /// kind, or the time of its success.
+    pub fn record_pass(&self, pass: &PassMetrics<'_>) {
+        let stack = pass.stack.to_string();
+        self.reconcile_total
+            .get_or_create(&ReconcileLabels {
+                stack: stack.clone(),
+                result: pass.outcome.to_string(),
+            })
+            .inc();
+        self.reconcile_duration
+            .get_or_create(&StackLabels {
+                stack: stack.clone(),
+            })
+            .observe(pass.duration_secs);
+        if let Some(v) = pass.drifted {
+            self.drift
+                .get_or_create(&DriftLabels {
+                    stack: stack.clone(),
+                    kind: "cloudformation".into(),
+                })
+                .set(v);
+        }
+        match pass.error {
+            Some(error) => {
+                self.errors
+                    .get_or_create(&ErrorLabels {
+                        stack,
+                        error: error.to_string(),
+                    })
+                    .inc();
+            }
+            None => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or_default();
+                self.last_success
+                    .get_or_create(&StackLabels { stack })
+                    .set(now);
+            }
         }
     }
 

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::act::Strategy;
 use crate::context::{Context, Settings};
-use crate::controller::{self, Outcome, PassOptions, PassReport};
+use crate::controller::{self, Outcome, PassOptions, PassReport, Trigger};
 use crate::desired::{self, ImageChatStack};
 use crate::{Error, Result, chart, render};
 
@@ -277,6 +277,7 @@ async fn plan_cmd(
     let opts = PassOptions {
         strategy: Strategy::DryRun,
         detect_drift: drift,
+        trigger: Trigger::Command,
     };
     let reports = passes(&stacks, aws, opts).await;
     let mut worst = 0u8;
@@ -324,6 +325,7 @@ async fn apply_cmd(
     let opts = PassOptions {
         strategy: Strategy::Enforce,
         detect_drift: false,
+        trigger: Trigger::Command,
     };
     let reports = passes(&stacks, aws, opts).await;
     let mut failed = false;

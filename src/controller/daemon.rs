@@ -10,17 +10,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use backoff::backoff::Backoff;
 use rand::Rng;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
-use super::Shared;
+use super::shared::Wake;
 use super::status::{StackStatus, now_rfc3339};
+use super::{NextRun, Shared, Trigger, next_run, retry_backoff};
 use super::{PassOptions, log_summary, reconcile};
 use crate::act::Strategy;
 use crate::desired::{self, ImageChatStack, Invalid};
-use crate::metrics::{DriftLabels, ReconcileLabels, StackLabels};
+use crate::metrics::PassMetrics;
 use crate::observe::Drift;
 
 #[derive(Clone, Debug)]
@@ -141,19 +141,19 @@ fn apply_desired(
             }
             None => {
                 let name = doc.name.clone();
-                let notify = Arc::new(Notify::new());
+                let wake = Arc::new(Wake::default());
                 shared
                     .triggers
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(name.clone(), Arc::clone(&notify));
+                    .insert(name.clone(), Arc::clone(&wake));
                 let (tx, rx) = watch::channel(doc);
                 let handle = tokio::spawn(worker(
                     Arc::clone(shared),
                     opts.clone(),
                     Arc::clone(permits),
                     rx,
-                    notify,
+                    wake,
                     shutdown.clone(),
                 ));
                 workers.insert(name, (tx, handle));
@@ -185,39 +185,30 @@ fn mark_invalid(shared: &Shared, invalid: &Invalid, lines: Vec<String>) {
     }
 }
 
-fn jittered(d: Duration) -> Duration {
-    d.mul_f64(rand::thread_rng().gen_range(0.9..1.1))
-}
-
-fn retry_backoff() -> backoff::ExponentialBackoff {
-    backoff::ExponentialBackoff {
-        initial_interval: Duration::from_secs(1),
-        max_interval: Duration::from_secs(300),
-        multiplier: 2.0,
-        randomization_factor: 0.2,
-        max_elapsed_time: None,
-        ..Default::default()
-    }
-}
-
 async fn worker(
     shared: Arc<Shared>,
     opts: DaemonOptions,
     permits: Arc<Semaphore>,
     mut doc: watch::Receiver<ImageChatStack>,
-    notify: Arc<Notify>,
+    wake: Arc<Wake>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = retry_backoff();
     let mut last_drift: Option<Instant> = None;
-    let mut wait = Duration::ZERO;
+    let mut next = NextRun {
+        wait: Duration::ZERO,
+        trigger: Trigger::Start,
+    };
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = notify.notified() => {}
-            changed = doc.changed() => { if changed.is_err() { return; } }
+        let trigger = tokio::select! {
+            _ = tokio::time::sleep(next.wait) => next.trigger,
+            _ = wake.notify.notified() => wake.reason(),
+            changed = doc.changed() => {
+                if changed.is_err() { return; }
+                Trigger::DesiredChanged
+            }
             _ = shutdown.changed() => return,
-        }
+        };
         if *shutdown.borrow() {
             return;
         }
@@ -237,6 +228,7 @@ async fn worker(
             PassOptions {
                 strategy,
                 detect_drift,
+                trigger,
             },
         )
         .await;
@@ -248,66 +240,33 @@ async fn worker(
         {
             last_drift = Some(Instant::now());
         }
-        let failed = report
-            .error
-            .as_ref()
-            .is_some_and(|e| !matches!(e, crate::Error::Blocked { .. }));
-        wait = if failed {
-            backoff.next_backoff().unwrap_or(Duration::from_secs(300))
-        } else {
-            backoff.reset();
-            jittered(opts.resync)
-        };
+        let jitter = rand::thread_rng().gen_range(0.9..1.1);
+        next = next_run(report.outcome, &mut backoff, opts.resync, jitter);
         // Several errors at once (two concerns failing) count as AWS failing when any
         // of them is an AWS error.
         shared.aws_ok.store(
             !report.error.as_ref().is_some_and(crate::Error::is_aws),
             Ordering::Relaxed,
         );
-        log_summary(&report, Some(wait));
-        record(&shared, &current, &report, wait);
+        log_summary(&report, Some(next.wait));
+        record(&shared, &current, &report, next.wait);
     }
 }
 
 fn record(shared: &Shared, doc: &ImageChatStack, report: &super::PassReport, next: Duration) {
-    let m = &shared.metrics;
-    let stack = doc.name.clone();
-    m.reconcile_total
-        .get_or_create(&ReconcileLabels {
-            stack: stack.clone(),
-            result: report.outcome.label().to_string(),
-        })
-        .inc();
-    m.reconcile_duration
-        .get_or_create(&StackLabels {
-            stack: stack.clone(),
-        })
-        .observe(report.duration_ms as f64 / 1000.0);
-    if let Some(plan) = &report.plan {
-        // Unknown (not checked, or checked in part and nothing found) leaves the gauge.
-        let drifted = match &plan.drift {
-            d if !d.drifted().is_empty() => Some(1),
-            Drift::InSync { .. } => Some(0),
-            _ => None,
-        };
-        if let Some(v) = drifted {
-            m.drift
-                .get_or_create(&DriftLabels {
-                    stack: stack.clone(),
-                    kind: "cloudformation".into(),
-                })
-                .set(v);
-        }
-    }
-    if report.error.is_none() {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or_default();
-        m.last_success
-            .get_or_create(&StackLabels { stack })
-            .set(now);
-    }
+    // Unknown (not checked, or checked in part and nothing found) leaves the gauge.
+    let drifted = report.plan.as_ref().and_then(|plan| match &plan.drift {
+        d if !d.drifted().is_empty() => Some(1),
+        Drift::InSync { .. } => Some(0),
+        _ => None,
+    });
+    shared.metrics.record_pass(&PassMetrics {
+        stack: &doc.name,
+        outcome: report.outcome.label(),
+        duration_secs: report.duration_ms as f64 / 1000.0,
+        drifted,
+        error: report.error.as_ref().map(crate::Error::metric_label),
+    });
     let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
     if let Some(s) = status.stacks.get_mut(&doc.name) {
         s.record(report, next);

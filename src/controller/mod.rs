@@ -3,10 +3,12 @@
 
 pub mod daemon;
 mod owned;
+mod schedule;
 mod shared;
 pub mod source;
 pub mod status;
 
+pub use schedule::{NextRun, Trigger, next_run, retry_backoff};
 pub use shared::{NotReady, Shared};
 
 use std::time::{Duration, Instant};
@@ -29,6 +31,8 @@ pub struct PassOptions {
     pub strategy: Strategy,
     /// Run CloudFormation drift detection in this pass (slow; on its own interval).
     pub detect_drift: bool,
+    /// Why the pass runs (recorded on its span, summary line and status).
+    pub trigger: Trigger,
 }
 
 /// How a pass ended.
@@ -73,6 +77,7 @@ impl Outcome {
 #[serde(rename_all = "camelCase")]
 pub struct PassReport {
     pub name: String,
+    pub trigger: Trigger,
     pub outcome: Outcome,
     pub plan: Option<Plan>,
     pub applied: Vec<Applied>,
@@ -106,12 +111,13 @@ impl From<CallTally> for Calls {
 /// One pass over one stack. Never panics and never returns early without a report: a
 /// failure is the report's outcome, so one stack's error cannot stop the others.
 pub async fn reconcile(doc: &ImageChatStack, ctx: &Context, opts: PassOptions) -> PassReport {
-    let span = tracing::info_span!("reconcile", stack = %doc.name, stack_name = %doc.spec.stack_name, region = %doc.spec.region);
+    let span = tracing::info_span!("reconcile", stack = %doc.name, stack_name = %doc.spec.stack_name, region = %doc.spec.region, trigger = opts.trigger.label());
     async {
         let started = Instant::now();
         let counter = ctx.calls.child();
         let mut report = PassReport {
             name: doc.name.clone(),
+            trigger: opts.trigger,
             outcome: Outcome::InSync,
             plan: None,
             applied: Vec::new(),
@@ -273,13 +279,14 @@ pub fn log_summary(r: &PassReport, next: Option<Duration>) {
         .unwrap_or_default();
     let actions: Vec<&str> = r.applied.iter().map(|a| a.action.as_str()).collect();
     let outcome = r.outcome.label();
+    let trigger = r.trigger.label();
     match &r.error_message {
         Some(err) => tracing::error!(
-            outcome, duration_ms = r.duration_ms as u64, aws_reads = r.calls.reads, aws_writes = r.calls.writes, error = %err,
+            outcome, trigger, duration_ms = r.duration_ms as u64, aws_reads = r.calls.reads, aws_writes = r.calls.writes, error = %err,
             "reconcile failed in {} ms{next}", r.duration_ms
         ),
         None => tracing::info!(
-            outcome, duration_ms = r.duration_ms as u64, actions = ?actions, aws_reads = r.calls.reads, aws_writes = r.calls.writes,
+            outcome, trigger, duration_ms = r.duration_ms as u64, actions = ?actions, aws_reads = r.calls.reads, aws_writes = r.calls.writes,
             "reconciled in {} ms: {outcome}{next}", r.duration_ms
         ),
     }

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::Notify;
 
+use super::Trigger;
 use super::status::Status;
 use crate::context::Context;
 use crate::metrics::Metrics;
@@ -29,7 +30,30 @@ pub struct Shared {
     pub leader: AtomicBool,
     /// The last AWS round trip of any pass succeeded (for `/readyz`).
     pub aws_ok: AtomicBool,
-    pub(super) triggers: RwLock<HashMap<String, Arc<Notify>>>,
+    pub(super) triggers: RwLock<HashMap<String, Arc<Wake>>>,
+}
+
+/// Wakes one stack's worker, and says why.
+#[derive(Default)]
+pub(super) struct Wake {
+    pub notify: Notify,
+    why: std::sync::Mutex<Option<Trigger>>,
+}
+
+impl Wake {
+    fn wake(&self, why: Trigger) {
+        *self.why.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+        self.notify.notify_one();
+    }
+
+    /// Why the worker was woken (taken: the next wake says its own reason).
+    pub fn reason(&self) -> Trigger {
+        self.why
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or(Trigger::Requested)
+    }
 }
 
 impl Shared {
@@ -44,14 +68,15 @@ impl Shared {
         }
     }
 
-    /// Asks for a pass now: of one stack, or of all. Returns the names triggered.
-    pub fn trigger(&self, only: Option<&str>) -> Vec<String> {
+    /// Asks for a pass now, for `why`: of one stack, or of all. Returns the names
+    /// triggered.
+    pub fn trigger(&self, only: Option<&str>, why: Trigger) -> Vec<String> {
         let triggers = self.triggers.read().unwrap_or_else(|e| e.into_inner());
         triggers
             .iter()
             .filter(|(name, _)| only.is_none_or(|o| o == name.as_str()))
-            .map(|(name, n)| {
-                n.notify_one();
+            .map(|(name, w)| {
+                w.wake(why);
                 name.clone()
             })
             .collect()
@@ -74,7 +99,7 @@ impl Shared {
         // A new leader acts now: its passes so far only planned, and the next resync
         // may be a whole interval away.
         if leader && !was {
-            self.trigger(None);
+            self.trigger(None, Trigger::Leadership);
         }
         self.metrics.leader.set(i64::from(leader));
         self.status

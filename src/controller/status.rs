@@ -41,6 +41,8 @@ pub struct StackStatus {
     pub region: String,
     pub conditions: Vec<Condition>,
     pub last_outcome: Option<Outcome>,
+    /// Why the last pass ran (`resync`, `desiredChanged`, `requested`, `retry` …).
+    pub last_trigger: Option<super::Trigger>,
     pub last_plan: Option<Plan>,
     pub last_error: Option<String>,
     pub last_run: Option<String>,
@@ -138,6 +140,7 @@ impl StackStatus {
             self.last_plan = Some(plan.clone());
         }
         self.last_outcome = Some(report.outcome);
+        self.last_trigger = Some(report.trigger);
         self.last_error = report.error_message.clone();
         self.last_run = Some(now_rfc3339());
         self.next_run = Some(at_rfc3339(SystemTime::now() + next));

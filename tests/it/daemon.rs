@@ -214,7 +214,18 @@ async fn invalid_edit_keeps_the_last_good_version_and_post_reconcile_runs_a_pass
     let (code, body) = d.http("POST", "/reconcile?stack=demo");
     assert_eq!(code, 202, "{body}");
     assert!(body.contains(r#""triggered":["demo"]"#), "{body}");
-    d.wait_from(mark, "the triggered pass", in_sync);
+    let (_, line) = d.wait_from(mark, "the triggered pass", in_sync);
+    // Why it ran is said in the summary line and in /status.
+    assert!(line.contains(r#""trigger":"requested""#), "{line}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while d.status()["stacks"]["demo"]["lastTrigger"] != "requested" {
+        assert!(
+            Instant::now() < deadline,
+            "/status does not say why the last pass ran: {}",
+            d.status()["stacks"]["demo"]
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(d.http("POST", "/reconcile?stack=nope").0, 404);
     assert_eq!(
         d.count(|l| l.contains("the desired state is invalid")),
@@ -418,6 +429,12 @@ async fn readyz_is_not_ready_when_a_pass_fails_with_several_aws_errors() {
     let (code, body) = d.http("GET", "/readyz");
     assert_eq!(code, 503, "{body}");
     assert!(body.contains("the last AWS round trip failed"), "{body}");
+    // The kind of failure is counted per stack.
+    let (_, metrics) = d.http("GET", "/metrics");
+    assert!(
+        metrics.contains(r#"errors_total{stack="demo",error="several"}"#),
+        "{metrics}"
+    );
     assert_eq!(d.stop(), 0);
 }
 

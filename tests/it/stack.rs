@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bedrock_chat_operator::act::Strategy;
 use bedrock_chat_operator::context::{Context, Settings};
-use bedrock_chat_operator::controller::{self, Outcome, PassOptions};
+use bedrock_chat_operator::controller::{self, Outcome, PassOptions, Trigger};
 use bedrock_chat_operator::desired;
 
 use crate::common::{Emulator, repo_root, skip_emulator_tests};
@@ -134,6 +134,7 @@ pub fn enforce() -> PassOptions {
     PassOptions {
         strategy: Strategy::Enforce,
         detect_drift: false,
+        trigger: Trigger::Command,
     }
 }
 
