@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
@@ -151,14 +151,6 @@ pub fn config_loader() -> aws_config::ConfigLoader {
             .operation_attempt_timeout(ATTEMPT_TIMEOUT)
             .build(),
     )
-}
-
-/// Loads the shared configuration for `region` from the environment.
-pub async fn load_config(region: &str) -> SdkConfig {
-    config_loader()
-        .region(Region::new(region.to_string()))
-        .load()
-        .await
 }
 
 impl Clients {

@@ -52,13 +52,25 @@ impl ParamSpec {
     }
 }
 
-static STACK_PARAMETERS: LazyLock<Result<BTreeMap<String, ParamSpec>, String>> =
+/// The embedded template cannot be read: a broken build (the tests read it), reported
+/// rather than panicking.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{STACK_TEMPLATE_PATH}: {0}")]
+pub struct BrokenTemplate(String);
+
+impl From<BrokenTemplate> for crate::Error {
+    fn from(e: BrokenTemplate) -> Self {
+        crate::Error::Internal(e.to_string())
+    }
+}
+
+static STACK_PARAMETERS: LazyLock<Result<BTreeMap<String, ParamSpec>, BrokenTemplate>> =
     LazyLock::new(|| parse_parameters(STACK_TEMPLATE));
 
 /// The chat stack's parameters. The template is embedded and checked by tests, so an
 /// error here means a broken build, reported rather than panicking.
-pub fn stack_parameters() -> Result<&'static BTreeMap<String, ParamSpec>, &'static str> {
-    STACK_PARAMETERS.as_ref().map_err(String::as_str)
+pub fn stack_parameters() -> Result<&'static BTreeMap<String, ParamSpec>, BrokenTemplate> {
+    STACK_PARAMETERS.as_ref().map_err(Clone::clone)
 }
 
 fn scalar_text(v: &Value) -> Option<String> {
@@ -70,22 +82,21 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-fn parse_parameters(template: &str) -> Result<BTreeMap<String, ParamSpec>, String> {
-    let doc: Value =
-        serde_yaml::from_str(template).map_err(|e| format!("{STACK_TEMPLATE_PATH}: {e}"))?;
+fn parse_parameters(template: &str) -> Result<BTreeMap<String, ParamSpec>, BrokenTemplate> {
+    let doc: Value = serde_yaml::from_str(template).map_err(|e| BrokenTemplate(e.to_string()))?;
     let params = doc
         .get("Parameters")
         .and_then(Value::as_mapping)
-        .ok_or_else(|| format!("{STACK_TEMPLATE_PATH}: no Parameters section"))?;
+        .ok_or_else(|| BrokenTemplate("no Parameters section".into()))?;
     let mut out = BTreeMap::new();
     for (name, body) in params {
         let name = name.as_str().ok_or_else(|| {
-            format!("{STACK_TEMPLATE_PATH}: parameter name {name:?} is not a string")
+            BrokenTemplate(format!("parameter name {name:?} is not a string"))
         })?;
         let allowed_pattern = match body.get("AllowedPattern").and_then(Value::as_str) {
             Some(src) => {
                 let re = Regex::new(&format!("^(?:{src})$"))
-                    .map_err(|e| format!("{STACK_TEMPLATE_PATH}: {name}.AllowedPattern: {e}"))?;
+                    .map_err(|e| BrokenTemplate(format!("{name}.AllowedPattern: {e}")))?;
                 Some((src.to_string(), re))
             }
             None => None,
@@ -124,28 +135,28 @@ pub struct StackTemplate {
     pub sha256: String,
 }
 
-static STACK_BODY: LazyLock<Result<StackTemplate, String>> = LazyLock::new(|| {
+static STACK_BODY: LazyLock<Result<StackTemplate, BrokenTemplate>> = LazyLock::new(|| {
     let yaml: Value =
-        serde_yaml::from_str(STACK_TEMPLATE).map_err(|e| format!("{STACK_TEMPLATE_PATH}: {e}"))?;
+        serde_yaml::from_str(STACK_TEMPLATE).map_err(|e| BrokenTemplate(e.to_string()))?;
     let json = to_json(&yaml)?;
-    let body = serde_json::to_string(&json).map_err(|e| format!("{STACK_TEMPLATE_PATH}: {e}"))?;
+    let body = serde_json::to_string(&json).map_err(|e| BrokenTemplate(e.to_string()))?;
     Ok(StackTemplate {
         sha256: hex::encode(Sha256::digest(body.as_bytes())),
         body,
     })
 });
 
-pub fn stack_template() -> Result<&'static StackTemplate, &'static str> {
-    STACK_BODY.as_ref().map_err(String::as_str)
+pub fn stack_template() -> Result<&'static StackTemplate, BrokenTemplate> {
+    STACK_BODY.as_ref().map_err(Clone::clone)
 }
 
 /// YAML's short-form intrinsic functions (`!Ref`, `!Sub` …) in their JSON form.
-fn to_json(v: &Value) -> Result<serde_json::Value, String> {
+fn to_json(v: &Value) -> Result<serde_json::Value, BrokenTemplate> {
     use serde_json::Value as J;
     Ok(match v {
         Value::Null => J::Null,
         Value::Bool(b) => J::Bool(*b),
-        Value::Number(n) => serde_json::to_value(n).map_err(|e| e.to_string())?,
+        Value::Number(n) => serde_json::to_value(n).map_err(|e| BrokenTemplate(e.to_string()))?,
         Value::String(s) => J::String(s.clone()),
         Value::Sequence(items) => J::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
         Value::Mapping(m) => {
@@ -154,7 +165,7 @@ fn to_json(v: &Value) -> Result<serde_json::Value, String> {
                 let key = match k {
                     Value::String(s) => s.clone(),
                     other => {
-                        scalar_text(other).ok_or_else(|| format!("non-scalar key {other:?}"))?
+                        scalar_text(other).ok_or_else(|| BrokenTemplate(format!("non-scalar key {other:?}")))?
                     }
                 };
                 out.insert(key, to_json(v)?);
@@ -172,7 +183,7 @@ fn to_json(v: &Value) -> Result<serde_json::Value, String> {
                 ("GetAtt", J::String(s)) => {
                     let (res, attr) = s
                         .split_once('.')
-                        .ok_or_else(|| format!("!GetAtt {s}: expected Resource.Attribute"))?;
+                        .ok_or_else(|| BrokenTemplate(format!("!GetAtt {s}: expected Resource.Attribute")))?;
                     ("Fn::GetAtt".to_string(), serde_json::json!([res, attr]))
                 }
                 (other, v) => (format!("Fn::{other}"), v),

@@ -30,6 +30,16 @@ pub enum Error {
     /// The command line asked for something that does not exist.
     #[error("{0}")]
     Usage(String),
+    /// The desired state's source (a directory watch, a Git checkout) cannot deliver.
+    #[error(transparent)]
+    Source(#[from] controller::source::SourceError),
+    /// The operating system refused something the operator needs (a port, a file).
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
     Write {
         path: PathBuf,
@@ -78,6 +88,8 @@ impl Error {
         match self {
             Error::Invalid(_) => "invalid_desired_state",
             Error::Usage(_) => "usage",
+            Error::Source(_) => "source",
+            Error::Io { .. } => "io",
             Error::Write { .. } => "write_file",
             Error::Render { .. } => "render",
             Error::Aws { .. } => "aws",

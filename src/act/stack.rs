@@ -122,10 +122,7 @@ async fn change_set(
     reason: &str,
 ) -> Result<Effect> {
     let cfn = &clients.cloudformation;
-    let template = chart::stack_template().map_err(|e| Error::Render {
-        what: "stack template",
-        message: e.to_string(),
-    })?;
+    let template = chart::stack_template()?;
     let name = format!(
         "bco-{}",
         std::time::SystemTime::now()

@@ -24,7 +24,7 @@ pub async fn run(args: RunArgs, rules: crate::desired::Rules) -> Result<ExitCode
             .join("bedrock-chat-operator-git")
     });
     if args.git_url.is_some() {
-        source::check_workdir(&workdir).map_err(Error::Usage)?;
+        source::check_workdir(&workdir)?;
     }
     let ctx = Arc::new(Context::from_env(args.aws.settings()).await);
     let shared = Arc::new(Shared::new(Arc::clone(&ctx)));
@@ -33,10 +33,16 @@ pub async fn run(args: RunArgs, rules: crate::desired::Rules) -> Result<ExitCode
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
+        .map_err(|source| Error::Io {
+            what: format!("cannot listen on {}", args.listen),
+            source,
+        })?;
     let addr = listener
         .local_addr()
-        .map_err(|e| Error::Usage(format!("listen address: {e}")))?;
+        .map_err(|source| Error::Io {
+            what: "listen address".into(),
+            source,
+        })?;
     tracing::info!(%addr, "serving /healthz /readyz /metrics /status and POST /reconcile");
     let mut stop_http = shutdown.clone();
     let http_shared = Arc::clone(&shared);

@@ -153,10 +153,7 @@ async fn pass(
     counter: &crate::aws::CallCounter,
     report: &mut PassReport,
 ) -> Result<()> {
-    let desired = RenderedStack::new(doc).map_err(|e| Error::Render {
-        what: "stack",
-        message: e.to_string(),
-    })?;
+    let desired = RenderedStack::new(doc)?;
     let clients = ctx.clients(&doc.spec.region, counter);
     let mut live = LiveState {
         stack: observe::describe_stack(&clients, &desired.stack_name).await?,

@@ -12,6 +12,35 @@ use crate::desired::Rules;
 
 pub type DesiredTx = watch::Sender<Option<(Loaded, Option<String>)>>;
 
+/// Why a desired-state source cannot deliver.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("watching {dir}: {source}")]
+    Watch {
+        dir: PathBuf,
+        #[source]
+        source: notify::Error,
+    },
+    #[error("cannot write the Git checkout directory {dir} as uid {uid}: {source}; {fix}")]
+    Workdir {
+        dir: PathBuf,
+        uid: String,
+        fix: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("running git: {0} (is git installed?)")]
+    GitMissing(#[source] std::io::Error),
+    #[error("git {command}: {stderr}")]
+    Git { command: String, stderr: String },
+    #[error("{dir}: {source}")]
+    Io {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Loads `path` now, then again whenever something under it changes.
 pub async fn watch_path(
     path: PathBuf,
@@ -19,7 +48,7 @@ pub async fn watch_path(
     debounce: Duration,
     tx: DesiredTx,
     mut shutdown: watch::Receiver<bool>,
-) -> Result<(), String> {
+) -> Result<(), SourceError> {
     let _ = tx.send(Some((load(&path, &rules), None)));
     // Watch the directory: editors save by writing a new file and renaming it.
     let dir = if path.is_dir() {
@@ -45,10 +74,16 @@ pub async fn watch_path(
             let _ = events_tx.send(());
         }
     })
-    .map_err(|e| format!("watching {}: {e}", dir.display()))?;
+    .map_err(|source| SourceError::Watch {
+        dir: dir.clone(),
+        source,
+    })?;
     watcher
         .watch(&dir, RecursiveMode::NonRecursive)
-        .map_err(|e| format!("watching {}: {e}", dir.display()))?;
+        .map_err(|source| SourceError::Watch {
+            dir: dir.clone(),
+            source,
+        })?;
     loop {
         tokio::select! {
             got = events.recv() => {
@@ -71,7 +106,7 @@ pub async fn watch_path(
 /// Checks, before anything starts, that the Git checkout can be written where it is to
 /// live: a directory the process cannot write (a Fargate bind mount is root-owned, 0755,
 /// unless the image declares it) would otherwise fail every clone, quietly, forever.
-pub fn check_workdir(workdir: &Path) -> Result<(), String> {
+pub fn check_workdir(workdir: &Path) -> Result<(), SourceError> {
     let fix = "the image declares /work for it (owned by uid 65532, the operator's user); elsewhere pass --git-workdir DIR or set HOME to a directory this user can write";
     let probe = |dir: &Path| -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
@@ -79,15 +114,17 @@ pub fn check_workdir(workdir: &Path) -> Result<(), String> {
         std::fs::write(&file, b"")?;
         std::fs::remove_file(&file)
     };
-    probe(workdir).map_err(|e| {
+    probe(workdir).map_err(|source| {
         // /proc/self belongs to the process's effective user: the uid makes it precise.
         let uid = std::fs::metadata("/proc/self")
             .map(|m| std::os::unix::fs::MetadataExt::uid(&m).to_string())
             .unwrap_or_else(|_| "?".into());
-        format!(
-            "cannot write the Git checkout directory {} as uid {uid}: {e}; {fix}",
-            workdir.display()
-        )
+        SourceError::Workdir {
+            dir: workdir.to_path_buf(),
+            uid,
+            fix,
+            source,
+        }
     })
 }
 
@@ -102,7 +139,7 @@ pub struct GitSource {
     pub interval: Duration,
 }
 
-async fn git(args: &[&str], cwd: Option<&Path>) -> Result<String, String> {
+async fn git(args: &[&str], cwd: Option<&Path>) -> Result<String, SourceError> {
     let mut cmd = tokio::process::Command::new("git");
     cmd.args(args).env("GIT_TERMINAL_PROMPT", "0");
     if let Some(dir) = cwd {
@@ -111,24 +148,26 @@ async fn git(args: &[&str], cwd: Option<&Path>) -> Result<String, String> {
     let out = cmd
         .output()
         .await
-        .map_err(|e| format!("running git: {e} (is git installed?)"))?;
+        .map_err(SourceError::GitMissing)?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     } else {
-        Err(format!(
-            "git {}: {}",
-            args.first().unwrap_or(&""),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        Err(SourceError::Git {
+            command: args.first().unwrap_or(&"").to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
     }
 }
 
 /// Brings the checkout to the newest commit of the ref; returns that commit.
-async fn sync(src: &GitSource) -> Result<String, String> {
+async fn sync(src: &GitSource) -> Result<String, SourceError> {
     let dir = src.workdir.to_string_lossy().to_string();
     if !src.workdir.join(".git").exists() {
         if let Some(parent) = src.workdir.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(|source| SourceError::Io {
+                dir: parent.to_path_buf(),
+                source,
+            })?;
         }
         git(
             &[
@@ -172,6 +211,7 @@ async fn sync(src: &GitSource) -> Result<String, String> {
 /// that fails keeps the last version in force and is logged once per distinct error.
 pub async fn poll_git(src: GitSource, tx: DesiredTx, mut shutdown: watch::Receiver<bool>) {
     let mut current: Option<String> = None;
+    // Compared as text: the same failure is said once, a different one again.
     let mut last_error: Option<String> = None;
     loop {
         match sync(&src).await {
@@ -185,9 +225,10 @@ pub async fn poll_git(src: GitSource, tx: DesiredTx, mut shutdown: watch::Receiv
                 }
             }
             Err(e) => {
-                if last_error.as_ref() != Some(&e) {
-                    tracing::warn!(error = %e, "cannot update the Git source; the last version stays in force");
-                    last_error = Some(e);
+                let said = e.to_string();
+                if last_error.as_ref() != Some(&said) {
+                    tracing::warn!(error = %said, "cannot update the Git source; the last version stays in force");
+                    last_error = Some(said);
                 }
             }
         }

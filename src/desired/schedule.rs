@@ -5,14 +5,25 @@
 //! rate at least an hour; anything more frequent would be refused by the API at apply time,
 //! which is too late for a GitOps user to learn it.
 
+/// What is wrong with a schedule expression, said for the user at its line.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadSchedule(String);
+
+impl From<&str> for BadSchedule {
+    fn from(s: &str) -> Self {
+        BadSchedule(s.to_string())
+    }
+}
+
 /// Checks an expression; the error says which part is wrong.
-pub fn check(expr: &str) -> Result<(), String> {
+pub fn check(expr: &str) -> Result<(), BadSchedule> {
     if let Some(body) = expr.strip_prefix("cron(").and_then(|s| s.strip_suffix(')')) {
         check_cron(body)
     } else if let Some(body) = expr.strip_prefix("rate(").and_then(|s| s.strip_suffix(')')) {
         check_rate(body)
     } else {
-        Err("must be an AWS schedule expression: cron(min hour day-of-month month day-of-week year) or rate(N unit)".into())
+        Err(BadSchedule("must be an AWS schedule expression: cron(min hour day-of-month month day-of-week year) or rate(N unit)".into()))
     }
 }
 
@@ -21,21 +32,21 @@ const MONTHS: [&str; 12] = [
 ];
 const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
-fn check_cron(body: &str) -> Result<(), String> {
+fn check_cron(body: &str) -> Result<(), BadSchedule> {
     let fields: Vec<&str> = body.split_whitespace().collect();
     if fields.len() != 6 {
-        return Err(format!(
+        return Err(BadSchedule(format!(
             "cron() needs 6 fields (minutes hours day-of-month month day-of-week year), got {}",
             fields.len()
-        ));
+        )));
     }
     let [min, hour, dom, month, dow, year] = [
         fields[0], fields[1], fields[2], fields[3], fields[4], fields[5],
     ];
     if min.parse::<u32>().map_or(true, |m| m > 59) {
-        return Err(format!(
+        return Err(BadSchedule(format!(
             "cron() minutes must be one value 0..59 (got {min}): AWS Backup runs a rule at most once an hour"
-        ));
+        )));
     }
     field(hour, "hours", 0, 23, &[])?;
     field(month, "month", 1, 12, &MONTHS)?;
@@ -44,13 +55,13 @@ fn check_cron(body: &str) -> Result<(), String> {
         ("?", "?") => Err("cron() day-of-month and day-of-week cannot both be ?".into()),
         ("?", _) => day_of_week(dow),
         (_, "?") => day_of_month(dom),
-        _ => Err(format!(
+        _ => Err(BadSchedule(format!(
             "cron() needs ? in day-of-month or day-of-week (got {dom} and {dow})"
-        )),
+        ))),
     }
 }
 
-fn day_of_month(f: &str) -> Result<(), String> {
+fn day_of_month(f: &str) -> Result<(), BadSchedule> {
     if f == "L" {
         return Ok(());
     }
@@ -60,7 +71,7 @@ fn day_of_month(f: &str) -> Result<(), String> {
     field(f, "day-of-month", 1, 31, &[])
 }
 
-fn day_of_week(f: &str) -> Result<(), String> {
+fn day_of_week(f: &str) -> Result<(), BadSchedule> {
     if let Some((d, n)) = f.split_once('#') {
         number(d, "day-of-week", 1, 7, &DAYS)?;
         return number(n, "day-of-week occurrence", 1, 5, &[]).map(|_| ());
@@ -74,7 +85,7 @@ fn day_of_week(f: &str) -> Result<(), String> {
 }
 
 /// A cron field: `*`, or a comma list of values, ranges `a-b` and steps `x/n`.
-fn field(f: &str, what: &str, lo: u32, hi: u32, names: &[&str]) -> Result<(), String> {
+fn field(f: &str, what: &str, lo: u32, hi: u32, names: &[&str]) -> Result<(), BadSchedule> {
     if f == "*" {
         return Ok(());
     }
@@ -94,7 +105,7 @@ fn field(f: &str, what: &str, lo: u32, hi: u32, names: &[&str]) -> Result<(), St
                 let a = number(a, what, lo, hi, names)?;
                 let b = number(b, what, lo, hi, names)?;
                 if a > b {
-                    return Err(format!("cron() {what} range {range} runs backwards"));
+                    return Err(BadSchedule(format!("cron() {what} range {range} runs backwards")));
                 }
             }
             None => {
@@ -105,17 +116,17 @@ fn field(f: &str, what: &str, lo: u32, hi: u32, names: &[&str]) -> Result<(), St
     Ok(())
 }
 
-fn number(s: &str, what: &str, lo: u32, hi: u32, names: &[&str]) -> Result<u32, String> {
+fn number(s: &str, what: &str, lo: u32, hi: u32, names: &[&str]) -> Result<u32, BadSchedule> {
     if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(s)) {
         return Ok(lo + u32::try_from(i).unwrap_or(0));
     }
     match s.parse::<u32>() {
         Ok(n) if (lo..=hi).contains(&n) => Ok(n),
-        _ => Err(format!("cron() {what} must be within {lo}..{hi} (got {s})")),
+        _ => Err(BadSchedule(format!("cron() {what} must be within {lo}..{hi} (got {s})"))),
     }
 }
 
-fn check_rate(body: &str) -> Result<(), String> {
+fn check_rate(body: &str) -> Result<(), BadSchedule> {
     let mut parts = body.split_whitespace();
     let (Some(value), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
         return Err("rate() takes a value and a unit, e.g. rate(12 hours)".into());
@@ -124,7 +135,7 @@ fn check_rate(body: &str) -> Result<(), String> {
         .parse()
         .ok()
         .filter(|n| *n > 0)
-        .ok_or_else(|| format!("rate() value must be a positive integer (got {value})"))?;
+        .ok_or_else(|| BadSchedule(format!("rate() value must be a positive integer (got {value})")))?;
     let minutes = match (unit, n) {
         ("minute", 1) | ("hour", 1) | ("day", 1) => {
             if unit == "minute" {
@@ -139,15 +150,15 @@ fn check_rate(body: &str) -> Result<(), String> {
         ("hours", n) if n > 1 => n * 60,
         ("days", n) if n > 1 => n * 1440,
         _ => {
-            return Err(format!(
+            return Err(BadSchedule(format!(
                 "rate() unit must be minute(s), hour(s) or day(s), singular only for 1 (got {n} {unit})"
-            ));
+            )));
         }
     };
     if minutes < 60 {
-        return Err(format!(
+        return Err(BadSchedule(format!(
             "rate({n} {unit}) is more often than AWS Backup allows (at most once an hour)"
-        ));
+        )));
     }
     Ok(())
 }
@@ -197,7 +208,7 @@ mod tests {
             ("rate(day)", "takes a value and a unit"),
         ] {
             let err = check(bad).expect_err(bad);
-            assert!(err.contains(why), "{bad}: {err}");
+            assert!(err.to_string().contains(why), "{bad}: {err}");
         }
     }
 }

@@ -17,12 +17,19 @@ fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
+/// Model ids Bedrock does not offer where they are called, by region.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}; fix spec.models (modelId or region) or spec.parameters.BedrockRegion — the LiteLLM config is not pushed", .by_region.iter().map(|(region, ids)| format!("Bedrock in {region} offers no model {} (ListFoundationModels)", ids.join(", "))).collect::<Vec<_>>().join("; "))]
+pub struct UnknownModels {
+    pub by_region: BTreeMap<String, Vec<String>>,
+}
+
 /// Whether Bedrock offers every model in the region it is called in: `Err` with the
-/// problem when it does not, else the notes (LEGACY models, lists that could not be read).
+/// models it does not, else the notes (LEGACY models, lists that could not be read).
 pub fn check_models(
     models: &[BedrockModel],
     catalogs: &BTreeMap<String, ModelCatalog>,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, UnknownModels> {
     let mut unknown: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     let mut unchecked: BTreeMap<&str, String> = BTreeMap::new();
     let mut notes = Vec::new();
@@ -55,19 +62,17 @@ pub fn check_models(
     if unknown.is_empty() {
         return Ok(notes);
     }
-    let each: Vec<String> = unknown
-        .iter()
-        .map(|(region, ids)| {
-            format!(
-                "Bedrock in {region} offers no model {} (ListFoundationModels)",
-                ids.join(", ")
-            )
-        })
-        .collect();
-    Err(format!(
-        "{}; fix spec.models (modelId or region) or spec.parameters.BedrockRegion — the LiteLLM config is not pushed",
-        each.join("; ")
-    ))
+    Err(UnknownModels {
+        by_region: unknown
+            .into_iter()
+            .map(|(region, ids)| {
+                (
+                    region.to_string(),
+                    ids.into_iter().map(str::to_string).collect(),
+                )
+            })
+            .collect(),
+    })
 }
 
 fn config_push(desired: &LiteLlmDesired, outputs: &Outputs, from: Option<String>) -> ConfigPush {
@@ -89,7 +94,7 @@ pub(super) fn plan(desired: &LiteLlmDesired, outputs: &Outputs, live: &LiveOwned
     let mut pushed = false;
     if !current {
         match check_models(&desired.bedrock_models, &live.models) {
-            Err(problem) => part.problems.push(problem),
+            Err(problem) => part.problems.push(problem.to_string()),
             Ok(notes) => {
                 part.notes.extend(notes);
                 pushed = true;

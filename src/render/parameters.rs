@@ -49,7 +49,7 @@ pub fn bedrock_arns(spec: &Spec, bedrock_region: &str) -> [String; 3] {
 /// Every parameter of `charts/stack.yaml` with its value: the user's, one derived from a
 /// typed field, or the template default. Passing all of them (never "use previous
 /// value") makes the deployed parameters a pure function of the desired state.
-pub fn stack_parameters(spec: &Spec) -> Result<BTreeMap<String, String>, &'static str> {
+pub fn stack_parameters(spec: &Spec) -> Result<BTreeMap<String, String>, chart::BrokenTemplate> {
     let specs = chart::stack_parameters()?;
     let bedrock_region = spec
         .parameters

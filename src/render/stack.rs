@@ -24,7 +24,7 @@ pub struct RenderedStack {
 }
 
 impl RenderedStack {
-    pub fn new(doc: &ImageChatStack) -> Result<Self, &'static str> {
+    pub fn new(doc: &ImageChatStack) -> Result<Self, chart::BrokenTemplate> {
         let template = chart::stack_template()?;
         Ok(RenderedStack {
             name: doc.name.clone(),
