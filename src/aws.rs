@@ -35,7 +35,7 @@ pub struct CallCounter {
 
 /// Whether an operation only reads. Drift detection starts a job but changes nothing
 /// in the account, so it counts as a read.
-pub fn is_read(operation: &str) -> bool {
+pub(crate) fn is_read(operation: &str) -> bool {
     ["Describe", "Get", "List", "Head", "Detect"]
         .iter()
         .any(|p| operation.starts_with(p))
@@ -143,7 +143,7 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The SDK's configuration loader with the operator's timeouts; everything else comes
 /// from the environment (credentials, region, `AWS_ENDPOINT_URL`, retry settings).
-pub fn config_loader() -> aws_config::ConfigLoader {
+pub(crate) fn config_loader() -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest()).timeout_config(
         TimeoutConfig::builder()
             // The SDK's own default, kept explicit beside the attempt timeout.
@@ -282,7 +282,9 @@ impl HttpStatus for aws_smithy_runtime_api::http::Response {
 
 /// CloudFormation answers `ValidationError: Stack with id X does not exist` for a stack
 /// that is gone; callers treat that as "absent", not as a failure.
-pub fn is_missing_stack<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> bool
+pub(crate) fn is_missing_stack<E, R>(
+    err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> bool
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
 {
@@ -293,7 +295,7 @@ where
 
 /// A request the SDK refused to build (a required field missing): a programming error,
 /// reported rather than panicking.
-pub fn build_error(
+pub(crate) fn build_error(
     what: &'static str,
     err: aws_smithy_types::error::operation::BuildError,
 ) -> crate::Error {

@@ -10,15 +10,15 @@ use serde_yaml::Value;
 use sha2::{Digest, Sha256};
 
 /// The chat stack (Open WebUI + LiteLLM on ECS Fargate).
-pub const STACK_TEMPLATE: &str = include_str!("../charts/stack.yaml");
+pub(crate) const STACK_TEMPLATE: &str = include_str!("../charts/stack.yaml");
 
 /// Where users read the chat stack's parameters (used in messages).
-pub const STACK_TEMPLATE_PATH: &str = "charts/stack.yaml";
+pub(crate) const STACK_TEMPLATE_PATH: &str = "charts/stack.yaml";
 
 /// The parameter that creates both ECS services with 0 tasks: `"true"` on create, so
 /// that no LiteLLM task starts before its config is in S3; `"false"` on every update,
 /// which leaves `DesiredCount` out and so keeps the operator's count.
-pub const CREATE_SERVICES_AT_ZERO: &str = "CreateServicesAtZero";
+pub(crate) const CREATE_SERVICES_AT_ZERO: &str = "CreateServicesAtZero";
 
 /// One parameter of the chat stack and its constraints.
 #[derive(Debug)]
@@ -32,7 +32,7 @@ pub struct ParamSpec {
 
 impl ParamSpec {
     /// Why `value` breaks the template's constraint, or `None` when it is allowed.
-    pub fn violation(&self, value: &str) -> Option<String> {
+    pub(crate) fn violation(&self, value: &str) -> Option<String> {
         if !self.allowed_values.is_empty() && !self.allowed_values.iter().any(|v| v == value) {
             return Some(format!(
                 "must be one of {} (got {value:?})",
@@ -90,9 +90,9 @@ fn parse_parameters(template: &str) -> Result<BTreeMap<String, ParamSpec>, Broke
         .ok_or_else(|| BrokenTemplate("no Parameters section".into()))?;
     let mut out = BTreeMap::new();
     for (name, body) in params {
-        let name = name.as_str().ok_or_else(|| {
-            BrokenTemplate(format!("parameter name {name:?} is not a string"))
-        })?;
+        let name = name
+            .as_str()
+            .ok_or_else(|| BrokenTemplate(format!("parameter name {name:?} is not a string")))?;
         let allowed_pattern = match body.get("AllowedPattern").and_then(Value::as_str) {
             Some(src) => {
                 let re = Regex::new(&format!("^(?:{src})$"))
@@ -122,8 +122,9 @@ fn parse_parameters(template: &str) -> Result<BTreeMap<String, ParamSpec>, Broke
 }
 
 /// CloudFormation refuses a `TemplateBody` longer than this; larger templates must be
-/// uploaded to S3 first.
-pub const MAX_TEMPLATE_BODY_BYTES: usize = 51_200;
+/// uploaded to S3 first (a test holds the minified body under it).
+#[cfg(test)]
+const MAX_TEMPLATE_BODY_BYTES: usize = 51_200;
 
 /// The chat stack as sent to CloudFormation: minified JSON. The YAML in `charts/` is what
 /// people read and lint, with comments that push it past `MAX_TEMPLATE_BODY_BYTES`; the
@@ -164,9 +165,8 @@ fn to_json(v: &Value) -> Result<serde_json::Value, BrokenTemplate> {
             for (k, v) in m {
                 let key = match k {
                     Value::String(s) => s.clone(),
-                    other => {
-                        scalar_text(other).ok_or_else(|| BrokenTemplate(format!("non-scalar key {other:?}")))?
-                    }
+                    other => scalar_text(other)
+                        .ok_or_else(|| BrokenTemplate(format!("non-scalar key {other:?}")))?,
                 };
                 out.insert(key, to_json(v)?);
             }
@@ -181,9 +181,9 @@ fn to_json(v: &Value) -> Result<serde_json::Value, BrokenTemplate> {
                 ("Condition", v) => ("Condition".to_string(), v),
                 // `!GetAtt Resource.Attribute` is the dotted short form of a pair.
                 ("GetAtt", J::String(s)) => {
-                    let (res, attr) = s
-                        .split_once('.')
-                        .ok_or_else(|| BrokenTemplate(format!("!GetAtt {s}: expected Resource.Attribute")))?;
+                    let (res, attr) = s.split_once('.').ok_or_else(|| {
+                        BrokenTemplate(format!("!GetAtt {s}: expected Resource.Attribute"))
+                    })?;
                     ("Fn::GetAtt".to_string(), serde_json::json!([res, attr]))
                 }
                 (other, v) => (format!("Fn::{other}"), v),

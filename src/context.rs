@@ -36,7 +36,7 @@ impl Default for Settings {
 }
 
 /// How long an "operation not implemented" answer is trusted before asking again.
-pub const UNIMPLEMENTED_TTL: Duration = Duration::from_secs(60 * 60);
+pub(crate) const UNIMPLEMENTED_TTL: Duration = Duration::from_secs(60 * 60);
 
 pub struct Context {
     base: SdkConfig,
@@ -69,14 +69,14 @@ impl Context {
     }
 
     /// Loads credentials and endpoint from the environment, like the AWS CLI.
-    pub async fn from_env(settings: Settings) -> Self {
+    pub(crate) async fn from_env(settings: Settings) -> Self {
         let base = crate::aws::config_loader().load().await;
         Self::new(base, settings)
     }
 
     /// The region of the environment (AWS_REGION, the profile…), for resources that
     /// belong to the operator rather than to a stack (the lease table).
-    pub fn default_region(&self) -> Option<String> {
+    pub(crate) fn default_region(&self) -> Option<String> {
         self.base.region().map(|r| r.as_ref().to_string())
     }
 
@@ -100,14 +100,14 @@ impl Context {
             .unwrap_or_default()
     }
 
-    pub fn update_history(&self, key: &str, f: impl FnOnce(&mut History)) {
+    pub(crate) fn update_history(&self, key: &str, f: impl FnOnce(&mut History)) {
         let mut map = self.history.lock().unwrap_or_else(PoisonError::into_inner);
         f(map.entry(key.to_string()).or_default());
     }
 
     /// What the endpoint answered when `operation` was found unimplemented, if it was,
     /// less than `UNIMPLEMENTED_TTL` ago.
-    pub fn unimplemented(&self, operation: &'static str) -> Option<String> {
+    pub(crate) fn unimplemented(&self, operation: &'static str) -> Option<String> {
         self.unimplemented_at(operation, std::time::Instant::now())
     }
 
@@ -130,7 +130,7 @@ impl Context {
 
     /// Remembers that the endpoint does not implement `operation`; true the first time
     /// (so the caller says it once).
-    pub fn set_unimplemented(&self, operation: &'static str, reason: &str) -> bool {
+    pub(crate) fn set_unimplemented(&self, operation: &'static str, reason: &str) -> bool {
         self.unimplemented
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -140,7 +140,7 @@ impl Context {
 
     /// True the first time `key` is seen: for warnings that would otherwise repeat
     /// every pass.
-    pub fn first_time(&self, key: &str) -> bool {
+    pub(crate) fn first_time(&self, key: &str) -> bool {
         self.warned
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

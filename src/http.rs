@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 
 use crate::controller::{Shared, Trigger};
 
-pub fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

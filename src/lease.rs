@@ -32,7 +32,7 @@ fn now_ms() -> i64 {
 }
 
 /// A holder id: host name and process id, so logs and the table say who writes.
-pub fn holder_id() -> String {
+pub(crate) fn holder_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "unknown-host".into());

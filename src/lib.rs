@@ -84,7 +84,7 @@ pub enum Error {
 
 impl Error {
     /// A short, stable label for metrics and summaries.
-    pub fn metric_label(&self) -> &'static str {
+    pub(crate) fn metric_label(&self) -> &'static str {
         match self {
             Error::Invalid(_) => "invalid_desired_state",
             Error::Usage(_) => "usage",
@@ -105,13 +105,13 @@ impl Error {
     /// implementation): an HTTP 5xx or 404 without any AWS error code. Real AWS always
     /// names its errors (`InternalFailure`, `ServiceUnavailable` …), so a real outage is
     /// never mistaken for a missing feature.
-    pub fn is_unimplemented(&self) -> bool {
+    pub(crate) fn is_unimplemented(&self) -> bool {
         matches!(self, Error::Aws { code, message, .. }
             if code == "Unknown" && (message.starts_with("HTTP 5") || message == "HTTP 404"))
     }
 
     /// Whether AWS failed to answer (or refused): any AWS error, also among several.
-    pub fn is_aws(&self) -> bool {
+    pub(crate) fn is_aws(&self) -> bool {
         match self {
             Error::Aws { .. } => true,
             Error::Several(errors) => errors.iter().any(Error::is_aws),
@@ -120,7 +120,7 @@ impl Error {
     }
 
     /// Whether trying again later may succeed without anyone changing anything.
-    pub fn is_retriable(&self) -> bool {
+    pub(crate) fn is_retriable(&self) -> bool {
         match self {
             Error::Aws { retriable, .. } => *retriable,
             Error::Timeout { .. } => true,

@@ -143,7 +143,7 @@ impl Metrics {
 
     /// Records a finished pass: its outcome and duration, drift when known, its error's
     /// kind, or the time of its success.
-    pub fn record_pass(&self, pass: &PassMetrics<'_>) {
+    pub(crate) fn record_pass(&self, pass: &PassMetrics<'_>) {
         let stack = pass.stack.to_string();
         self.reconcile_total
             .get_or_create(&ReconcileLabels {

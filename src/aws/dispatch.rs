@@ -30,7 +30,7 @@ fn chain<'a>(err: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'stat
 }
 
 /// (code, message) for a request that was not sent or got no answer.
-pub fn explain(service: &str, err: &(dyn StdError + 'static)) -> (&'static str, String) {
+pub(crate) fn explain(service: &str, err: &(dyn StdError + 'static)) -> (&'static str, String) {
     for e in chain(err) {
         if let Some(CredentialsError::CredentialsNotLoaded(_)) =
             e.downcast_ref::<CredentialsError>()

@@ -19,7 +19,7 @@ pub struct NotImplementedIsFinal;
 
 impl NotImplementedIsFinal {
     /// The rule itself, on the answer's status and `Content-Type`.
-    pub fn forbids(status: u16, content_type: Option<&str>) -> bool {
+    pub(crate) fn forbids(status: u16, content_type: Option<&str>) -> bool {
         let html = content_type.is_some_and(|ct| {
             ct.trim_start()
                 .to_ascii_lowercase()

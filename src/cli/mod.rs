@@ -382,7 +382,7 @@ fn render_cmd(path: &Path, out: &Path, rules: &desired::Rules) -> Result<ExitCod
 }
 
 /// The files `render` writes for one stack, by name.
-pub fn rendered_files(s: &ImageChatStack) -> Result<Vec<(&'static str, String)>> {
+pub(crate) fn rendered_files(s: &ImageChatStack) -> Result<Vec<(&'static str, String)>> {
     let render_err = |what: &'static str, message: String| Error::Render { what, message };
     let params = render::stack_parameters(&s.spec)
         .map_err(|e| render_err("stack parameters", e.to_string()))?;

@@ -37,12 +37,10 @@ pub async fn run(args: RunArgs, rules: crate::desired::Rules) -> Result<ExitCode
             what: format!("cannot listen on {}", args.listen),
             source,
         })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| Error::Io {
-            what: "listen address".into(),
-            source,
-        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Io {
+        what: "listen address".into(),
+        source,
+    })?;
     tracing::info!(%addr, "serving /healthz /readyz /metrics /status and POST /reconcile");
     let mut stop_http = shutdown.clone();
     let http_shared = Arc::clone(&shared);

@@ -58,7 +58,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// A short, stable label for logs and metrics.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Outcome::InSync => "in_sync",
             Outcome::Applied => "applied",
@@ -265,7 +265,7 @@ async fn drift(ctx: &Context, clients: &crate::aws::Clients, stack: &str) -> Dri
 
 /// One line per pass, as Flux logs it: what happened, how long, what it cost, and when
 /// the next pass runs (in the daemon).
-pub fn log_summary(r: &PassReport, next: Option<Duration>) {
+pub(crate) fn log_summary(r: &PassReport, next: Option<Duration>) {
     let next = next
         .map(|d| {
             format!(

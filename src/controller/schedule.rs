@@ -29,7 +29,7 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Trigger::Start => "start",
             Trigger::DesiredChanged => "desired_changed",

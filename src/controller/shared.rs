@@ -94,7 +94,7 @@ impl Shared {
         Ok(())
     }
 
-    pub fn set_leader(&self, leader: bool) {
+    pub(crate) fn set_leader(&self, leader: bool) {
         let was = self.leader.swap(leader, Ordering::Relaxed);
         // A new leader acts now: its passes so far only planned, and the next resync
         // may be a whole interval away.

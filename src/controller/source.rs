@@ -42,7 +42,7 @@ pub enum SourceError {
 }
 
 /// Loads `path` now, then again whenever something under it changes.
-pub async fn watch_path(
+pub(crate) async fn watch_path(
     path: PathBuf,
     rules: Rules,
     debounce: Duration,
@@ -106,7 +106,7 @@ pub async fn watch_path(
 /// Checks, before anything starts, that the Git checkout can be written where it is to
 /// live: a directory the process cannot write (a Fargate bind mount is root-owned, 0755,
 /// unless the image declares it) would otherwise fail every clone, quietly, forever.
-pub fn check_workdir(workdir: &Path) -> Result<(), SourceError> {
+pub(crate) fn check_workdir(workdir: &Path) -> Result<(), SourceError> {
     let fix = "the image declares /work for it (owned by uid 65532, the operator's user); elsewhere pass --git-workdir DIR or set HOME to a directory this user can write";
     let probe = |dir: &Path| -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
@@ -145,10 +145,7 @@ async fn git(args: &[&str], cwd: Option<&Path>) -> Result<String, SourceError> {
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
-    let out = cmd
-        .output()
-        .await
-        .map_err(SourceError::GitMissing)?;
+    let out = cmd.output().await.map_err(SourceError::GitMissing)?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     } else {
@@ -209,7 +206,7 @@ async fn sync(src: &GitSource) -> Result<String, SourceError> {
 
 /// Polls the repository; a new commit is loaded and delivered with its id. A fetch
 /// that fails keeps the last version in force and is logged once per distinct error.
-pub async fn poll_git(src: GitSource, tx: DesiredTx, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn poll_git(src: GitSource, tx: DesiredTx, mut shutdown: watch::Receiver<bool>) {
     let mut current: Option<String> = None;
     // Compared as text: the same failure is said once, a different one again.
     let mut last_error: Option<String> = None;

@@ -13,11 +13,11 @@ use super::{Outcome, PassReport};
 use crate::observe::Drift;
 use crate::plan::Plan;
 
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     at_rfc3339(SystemTime::now())
 }
 
-pub fn at_rfc3339(t: SystemTime) -> String {
+pub(crate) fn at_rfc3339(t: SystemTime) -> String {
     DateTime::from(t).fmt(Format::DateTime).unwrap_or_default()
 }
 

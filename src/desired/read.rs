@@ -68,13 +68,13 @@ impl Ctx {
 
     /// A finding at the position recorded for `path` while reading (for the checks that
     /// run after reading).
-    pub fn err_at(&mut self, path: &str, message: impl Into<String>) {
+    pub(crate) fn err_at(&mut self, path: &str, message: impl Into<String>) {
         let pos = self.pos_of(path);
         self.err(pos, path, message);
     }
 
     /// Position of a field read earlier (or of its nearest parent that was present).
-    pub fn pos_of(&self, path: &str) -> Pos {
+    pub(crate) fn pos_of(&self, path: &str) -> Pos {
         let mut p = path;
         loop {
             if let Some(pos) = self.positions.get(p) {
@@ -145,7 +145,7 @@ impl Ctx {
     }
 
     /// An integer within `lo..=hi`; quoted numbers are strings, not integers.
-    pub fn int_in(&mut self, node: &Node, path: &str, lo: u32, hi: u32) -> Option<u32> {
+    pub(crate) fn int_in(&mut self, node: &Node, path: &str, lo: u32, hi: u32) -> Option<u32> {
         self.positions.insert(path.to_string(), node.pos);
         let parsed = match &node.kind {
             NodeKind::Scalar { text, plain: true } => text.parse::<i64>().ok(),
@@ -168,7 +168,7 @@ impl Ctx {
         }
     }
 
-    pub fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
+    pub(crate) fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
         self.positions.insert(path.to_string(), node.pos);
         if let NodeKind::Scalar { text, plain: true } = &node.kind {
             match text.as_str() {
@@ -186,7 +186,7 @@ impl Ctx {
     }
 
     /// One of `names`, returned through `parse`.
-    pub fn choice<T>(
+    pub(crate) fn choice<T>(
         &mut self,
         node: &Node,
         path: &str,
@@ -225,7 +225,7 @@ impl<'n> Fields<'n> {
     }
 
     /// Like `get`, but a missing or empty field is reported (at its key when present).
-    pub fn require(&self, ctx: &mut Ctx, key: &str) -> Option<&'n Node> {
+    pub(crate) fn require(&self, ctx: &mut Ctx, key: &str) -> Option<&'n Node> {
         let value = self.get(key);
         if value.is_none() {
             match self.entries.iter().find(|(k, _, _)| k == key) {

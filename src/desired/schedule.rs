@@ -105,7 +105,9 @@ fn field(f: &str, what: &str, lo: u32, hi: u32, names: &[&str]) -> Result<(), Ba
                 let a = number(a, what, lo, hi, names)?;
                 let b = number(b, what, lo, hi, names)?;
                 if a > b {
-                    return Err(BadSchedule(format!("cron() {what} range {range} runs backwards")));
+                    return Err(BadSchedule(format!(
+                        "cron() {what} range {range} runs backwards"
+                    )));
                 }
             }
             None => {
@@ -122,7 +124,9 @@ fn number(s: &str, what: &str, lo: u32, hi: u32, names: &[&str]) -> Result<u32, 
     }
     match s.parse::<u32>() {
         Ok(n) if (lo..=hi).contains(&n) => Ok(n),
-        _ => Err(BadSchedule(format!("cron() {what} must be within {lo}..{hi} (got {s})"))),
+        _ => Err(BadSchedule(format!(
+            "cron() {what} must be within {lo}..{hi} (got {s})"
+        ))),
     }
 }
 
@@ -131,11 +135,11 @@ fn check_rate(body: &str) -> Result<(), BadSchedule> {
     let (Some(value), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
         return Err("rate() takes a value and a unit, e.g. rate(12 hours)".into());
     };
-    let n: u32 = value
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| BadSchedule(format!("rate() value must be a positive integer (got {value})")))?;
+    let n: u32 = value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        BadSchedule(format!(
+            "rate() value must be a positive integer (got {value})"
+        ))
+    })?;
     let minutes = match (unit, n) {
         ("minute", 1) | ("hour", 1) | ("day", 1) => {
             if unit == "minute" {

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-pub const API_VERSION: &str = "bedrockchat.dev/v1alpha1";
-pub const KIND: &str = "ImageChatStack";
+pub(crate) const API_VERSION: &str = "bedrockchat.dev/v1alpha1";
+pub(crate) const KIND: &str = "ImageChatStack";
 
 /// One validated desired-state document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -96,12 +96,12 @@ pub struct Model {
 
 /// Cross-region inference profile prefixes: `us.anthropic.…` routes to the foundation
 /// model `anthropic.…`, which is what ListFoundationModels lists.
-pub const PROFILE_PREFIXES: &[&str] = &[
+pub(crate) const PROFILE_PREFIXES: &[&str] = &[
     "us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca.",
 ];
 
 /// The foundation model an inference-profile id routes to; `None` for a model id.
-pub fn profile_base(model_id: &str) -> Option<&str> {
+pub(crate) fn profile_base(model_id: &str) -> Option<&str> {
     PROFILE_PREFIXES
         .iter()
         .find_map(|p| model_id.strip_prefix(p))
@@ -122,7 +122,7 @@ pub enum ModelType {
 }
 
 impl ModelType {
-    pub const NAMES: &'static [&'static str] = &["image", "text"];
+    pub(crate) const NAMES: &'static [&'static str] = &["image", "text"];
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
@@ -174,7 +174,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub const NAMES: &'static [&'static str] = &["enforce", "observe"];
+    pub(crate) const NAMES: &'static [&'static str] = &["enforce", "observe"];
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
@@ -187,10 +187,10 @@ impl Mode {
 
 /// Defaults, in one place so that the README, `minimal.yaml` and the code agree.
 pub mod defaults {
-    pub const DESIRED_COUNT: u32 = 1;
+    pub(crate) const DESIRED_COUNT: u32 = 1;
     pub const IMAGE_SIZE: &str = "1024x1024";
     /// Daily at 02:00 UTC, the seed's backup time.
-    pub const BACKUP_SCHEDULE: &str = "cron(0 2 * * ? *)";
+    pub(crate) const BACKUP_SCHEDULE: &str = "cron(0 2 * * ? *)";
     /// Seven days, the seed's retention (and its RPO of 24 h).
-    pub const RETENTION_DAYS: u32 = 7;
+    pub(crate) const RETENTION_DAYS: u32 = 7;
 }

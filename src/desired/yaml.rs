@@ -105,7 +105,7 @@ enum Frame {
 
 /// Parses every document of `src`. Stops at the first syntax error: after one, YAML
 /// parsers cannot say reliably where the next document starts.
-pub fn parse_stream(src: &str) -> Result<Vec<Document>, SyntaxError> {
+pub(crate) fn parse_stream(src: &str) -> Result<Vec<Document>, SyntaxError> {
     let mut parser = Parser::new_from_str(src);
     let mut docs = Vec::new();
     let mut anchors: HashMap<usize, Rc<Node>> = HashMap::new();
@@ -224,7 +224,7 @@ pub fn parse_stream(src: &str) -> Result<Vec<Document>, SyntaxError> {
 /// Where the text ends: the line after its last line break and the column just past its
 /// last character, counting line breaks as YAML does (`\r\n`, `\r` and `\n`) and
 /// columns in characters, as yaml-rust2's markers do.
-pub fn end_of(text: &str) -> Pos {
+pub(crate) fn end_of(text: &str) -> Pos {
     let mut end = Pos { line: 1, col: 1 };
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {

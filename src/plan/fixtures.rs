@@ -28,7 +28,7 @@ pub fn outputs() -> Outputs {
     }
 }
 
-pub fn owned_desired() -> OwnedDesired {
+pub(crate) fn owned_desired() -> OwnedDesired {
     let plan = BackupPlan {
         backup_plan_name: "chat-efs".into(),
         rules: vec![BackupRule {

@@ -43,7 +43,10 @@ impl fmt::Display for Change {
 }
 
 /// Changes between two maps, in key order.
-pub fn diff_maps(from: &BTreeMap<String, String>, to: &BTreeMap<String, String>) -> Vec<Change> {
+pub(crate) fn diff_maps(
+    from: &BTreeMap<String, String>,
+    to: &BTreeMap<String, String>,
+) -> Vec<Change> {
     let keys: std::collections::BTreeSet<&String> = from.keys().chain(to.keys()).collect();
     keys.into_iter()
         .filter(|k| from.get(*k) != to.get(*k))
@@ -178,7 +181,7 @@ pub enum Concern {
 }
 
 impl ActionKind {
-    pub fn concern(&self) -> Concern {
+    pub(crate) fn concern(&self) -> Concern {
         use ActionKind::*;
         match self {
             CreateStack { .. }

@@ -20,7 +20,7 @@ const SETTLED: &[&str] = &[
 ];
 
 /// The key under which a ContinueUpdateRollback attempt is remembered: one per failure.
-pub fn rollback_key(live: &LiveStack) -> String {
+pub(crate) fn rollback_key(live: &LiveStack) -> String {
     format!("{}@{}", live.id, live.last_changed)
 }
 

@@ -145,7 +145,7 @@ fn litellm_model(kind: ModelType, model_id: &str) -> String {
 
 impl LiteLlmConfig {
     /// The exact bytes uploaded; their sha256 identifies the config everywhere.
-    pub fn to_yaml(&self) -> Result<String, serde_yaml::Error> {
+    pub(crate) fn to_yaml(&self) -> Result<String, serde_yaml::Error> {
         let body = serde_yaml::to_string(self)?;
         Ok(format!(
             "# Rendered by bedrock-chat-operator from the desired state; edits here are overwritten.\n{body}"

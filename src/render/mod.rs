@@ -25,7 +25,7 @@ pub use stack::RenderedStack;
 use sha2::{Digest, Sha256};
 
 /// Lowercase hex sha256, the form the operator writes into tags and object metadata.
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 

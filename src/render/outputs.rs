@@ -22,7 +22,9 @@ pub struct Outputs {
 
 impl Outputs {
     /// The outputs from a stack's output map, or the names of those missing.
-    pub fn from_stack(outputs: &BTreeMap<String, String>) -> Result<Outputs, Vec<&'static str>> {
+    pub(crate) fn from_stack(
+        outputs: &BTreeMap<String, String>,
+    ) -> Result<Outputs, Vec<&'static str>> {
         let mut missing = Vec::new();
         let mut get = |key: &'static str| match outputs.get(key).filter(|v| !v.is_empty()) {
             Some(v) => v.clone(),

@@ -20,7 +20,7 @@ fn partition(region: &str) -> &'static str {
 /// `BedrockInferenceProfileArns` and `BedrockProfileModelArns`: each model in the region
 /// it is called in; a profile, and the model it routes to in any region (the account of
 /// a profile is the caller's; `*` stands for it, the operator renders before it knows).
-pub fn bedrock_arns(spec: &Spec, bedrock_region: &str) -> [String; 3] {
+pub(crate) fn bedrock_arns(spec: &Spec, bedrock_region: &str) -> [String; 3] {
     let (mut direct, mut profiles, mut behind) =
         (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     for m in &spec.models {
