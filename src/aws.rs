@@ -22,7 +22,7 @@ mod retry;
 pub use retry::NotImplementedIsFinal;
 
 /// Key of one counted series: service, operation, outcome (`ok` or `error`).
-pub type CallKey = (String, String, &'static str);
+pub(crate) type CallKey = (String, String, &'static str);
 
 /// Counts every AWS operation the operator performs (after the SDK's own retries).
 /// A child counter (one per reconcile pass) also counts into its parent (the process's,

@@ -42,7 +42,7 @@ pub struct ErrorLabels {
 
 /// What a finished pass tells the metrics.
 #[derive(Clone, Debug)]
-pub struct PassMetrics<'a> {
+pub(crate) struct PassMetrics<'a> {
     pub stack: &'a str,
     /// The outcome's label (`in_sync`, `applied`, `failed` …).
     pub outcome: &'static str,
@@ -54,7 +54,7 @@ pub struct PassMetrics<'a> {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct AwsLabels {
+pub(crate) struct AwsLabels {
     pub service: String,
     pub operation: String,
     pub outcome: String,

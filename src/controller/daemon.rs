@@ -32,7 +32,7 @@ pub struct DaemonOptions {
 }
 
 /// A loaded desired state, or the errors of the latest attempt.
-pub type Loaded = Result<Vec<ImageChatStack>, Invalid>;
+pub(crate) type Loaded = Result<Vec<ImageChatStack>, Invalid>;
 
 /// Runs until `shutdown` turns true, then lets in-flight passes finish for up to
 /// `shutdown_timeout`. `desired` delivers every new version of the desired state.

@@ -91,7 +91,7 @@ pub struct PassReport {
 }
 
 /// Whether the services run as many tasks as they should, and the counts as text.
-pub type Readiness = (bool, String);
+pub(crate) type Readiness = (bool, String);
 
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct Calls {

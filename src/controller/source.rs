@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch};
 use super::daemon::{Loaded, load};
 use crate::desired::Rules;
 
-pub type DesiredTx = watch::Sender<Option<(Loaded, Option<String>)>>;
+pub(crate) type DesiredTx = watch::Sender<Option<(Loaded, Option<String>)>>;
 
 /// Why a desired-state source cannot deliver.
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +130,7 @@ pub(crate) fn check_workdir(workdir: &Path) -> Result<(), SourceError> {
 
 /// A Git source: `url` at `git_ref`, the desired state at `subpath` inside it.
 #[derive(Clone, Debug)]
-pub struct GitSource {
+pub(crate) struct GitSource {
     pub rules: Rules,
     pub url: String,
     pub git_ref: String,

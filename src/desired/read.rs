@@ -10,7 +10,7 @@ use super::yaml::{Node, NodeKind, Pos};
 
 /// An error inside one document, before the file name is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub pos: Pos,
     pub path: String,
     pub message: String,
@@ -19,7 +19,7 @@ pub struct Finding {
 /// Collects findings and the position of every field read, so that the semantic checks
 /// after reading can point at the right line too.
 #[derive(Debug, Default)]
-pub struct Ctx {
+pub(crate) struct Ctx {
     pub findings: Vec<Finding>,
     pub positions: BTreeMap<String, Pos>,
     /// Positions of mapping keys, by path: where a collection or a missing field is shown.
@@ -29,7 +29,7 @@ pub struct Ctx {
 }
 
 /// The fields of one mapping, checked against the names the schema knows.
-pub struct Fields<'n> {
+pub(crate) struct Fields<'n> {
     path: String,
     pos: Pos,
     entries: &'n [(String, Pos, Rc<Node>)],

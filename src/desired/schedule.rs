@@ -8,7 +8,7 @@
 /// What is wrong with a schedule expression, said for the user at its line.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct BadSchedule(String);
+pub(crate) struct BadSchedule(String);
 
 impl From<&str> for BadSchedule {
     fn from(s: &str) -> Self {

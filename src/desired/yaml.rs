@@ -18,7 +18,7 @@ const MAX_DEPTH: usize = 64;
 
 /// One-based line and column of a node in its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Pos {
+pub(crate) struct Pos {
     pub line: usize,
     pub col: usize,
 }
@@ -33,7 +33,7 @@ impl From<Marker> for Pos {
 }
 
 #[derive(Debug)]
-pub enum NodeKind {
+pub(crate) enum NodeKind {
     /// A scalar with its text and whether it was quoted (a quoted `"5"` is a string).
     Scalar {
         text: String,
@@ -45,7 +45,7 @@ pub enum NodeKind {
 }
 
 #[derive(Debug)]
-pub struct Node {
+pub(crate) struct Node {
     pub pos: Pos,
     pub kind: NodeKind,
 }
@@ -78,13 +78,13 @@ impl Node {
 
 /// A document of a YAML stream: its root node, or `None` for an empty document.
 #[derive(Debug)]
-pub struct Document {
+pub(crate) struct Document {
     pub root: Option<Rc<Node>>,
 }
 
 /// A syntax error, where the parser stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyntaxError {
+pub(crate) struct SyntaxError {
     pub pos: Pos,
     pub message: String,
 }

@@ -170,7 +170,7 @@ pub struct ConfigPush {
 /// The group an action runs in: the actions of one concern run in order and stop at the
 /// first failure; concerns run concurrently after the stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub enum Concern {
+pub(crate) enum Concern {
     Stack,
     /// Open WebUI's count and autoscaling.
     Services,
