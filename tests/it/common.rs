@@ -28,8 +28,22 @@ pub fn bin() -> PathBuf {
 
 /// True when the test command was told to skip emulator tests explicitly. Otherwise a
 /// missing emulator fails the test: a silently skipped suite proves nothing.
+/// A skipped test says so, past libtest's output capture (it writes to the process's
+/// stderr directly), so that a skipped suite never reads as a passed one.
 pub fn skip_emulator_tests() -> bool {
-    std::env::var("BCO_SKIP_EMULATOR_TESTS").is_ok_and(|v| v == "1")
+    let skip = std::env::var("BCO_SKIP_EMULATOR_TESTS").is_ok_and(|v| v == "1");
+    if skip {
+        use std::io::Write;
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("an emulator test")
+            .to_string();
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: BCO_SKIP_EMULATOR_TESTS=1"
+        );
+    }
+    skip
 }
 
 /// The venv's Python, which runs moto and the other emulator helpers. Panics with the
