@@ -3,7 +3,7 @@
 
 pub mod backup;
 mod drift;
-mod models;
+mod litellm;
 mod owned;
 mod services;
 mod stack;
@@ -13,7 +13,7 @@ pub use backup::{
     describe_backup_with,
 };
 pub use drift::{detect_drift, known_false_positive};
-pub use models::{ModelCatalog, config_sha256, foundation_models};
+pub use litellm::{ModelCatalog, config_sha256, foundation_models};
 pub use owned::{litellm_config, owned};
 pub use services::{
     LiveScaling, LiveService, describe_scaling, describe_services, scaling_resource_id,
