@@ -1,13 +1,15 @@
-"""Shared pieces of the launcher's CloudFormation models and completions: the model
-base (moto's parser sees only *direct* subclasses of CloudFormationModel, so each model
-names it as a base beside this mixin), and small helpers."""
+"""Shared pieces of the launcher's CloudFormation models and completions: the table
+mechanism (`Resource` rows, turned into moto model classes by `model`), and small
+helpers."""
 
 from __future__ import annotations
 
-from typing import Any
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 
-__all__ = ["_LauncherModel", "_add_cfn_attributes", "_camel", "_props", "_unknown_attr"]
+__all__ = ["Resource", "model", "_add_cfn_attributes", "_camel", "_props", "_unknown_attr"]
 
 
 def _props(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
@@ -21,41 +23,79 @@ def _unknown_attr(resource: str, attr: str) -> Exception:
     return UnformattedGetAttTemplateException()
 
 
-class _LauncherModel:
-    """Shared defaults, mixed in before CloudFormationModel. moto's parser only sees
-    *direct* subclasses of CloudFormationModel, so every registered model below names
-    CloudFormationModel as a direct base."""
+@dataclass(frozen=True)
+class Resource:
+    """One resource type the launcher adds to moto's CloudFormation: a row of the table
+    that `model` turns into the class moto's parser wants. The callables work on a plain
+    `state` dict (what CloudFormation would know of the resource):
 
-    ATTRIBUTES: dict[str, str] = {}
-    # Each model names its resource type, its name property and the attribute that is
-    # its physical id (what Ref returns); moto asks the class for the first two.
-    CFN_TYPE = "Launcher::Internal::Base"
-    CFN_NAME_TYPE = ""
-    PHYSICAL_ID = ""
+    - `create(props, logical_name, account, region) -> state`
+    - `delete(state, account, region)`
+    - `update(state, props, account, region) -> state`, or `None` to replace the resource
+      (create the new one, then delete the old one when its physical id changed), which
+      is also what happens without `update`."""
+
+    cfn_type: str
+    service: str
+    physical_id: str
+    create: Callable[[dict[str, Any], str, str, str], dict[str, Any]]
+    delete: Callable[[dict[str, Any], str, str], None]
+    attributes: dict[str, str] = field(default_factory=dict)
+    name_type: str = ""
+    update: Callable[[dict[str, Any], dict[str, Any], str, str], dict[str, Any] | None] | None = None
+
+
+class _LauncherModel:
+    """What every added model shares; `model` puts it beside CloudFormationModel (moto's
+    parser only sees *direct* subclasses of CloudFormationModel)."""
+
+    RESOURCE: Resource
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.state = state
+
+    def __getattr__(self, key: str) -> Any:
+        # moto reads a few attributes of a resource by name (its name, its arn).
+        state = self.__dict__.get("state", {})
+        if key in state:
+            return state[key]
+        raise AttributeError(key)
 
     @classmethod
     def cloudformation_name_type(cls) -> str:
-        return cls.CFN_NAME_TYPE
+        return cls.RESOURCE.name_type
 
     @classmethod
     def cloudformation_type(cls) -> str:
-        return cls.CFN_TYPE
+        return cls.RESOURCE.cfn_type
 
     @property
     def physical_resource_id(self) -> str:
-        return str(getattr(self, self.PHYSICAL_ID))
+        return str(self.state[self.RESOURCE.physical_id])
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in cls.ATTRIBUTES
+        return attr in cls.RESOURCE.attributes
 
     def get_cfn_attribute(self, attribute_name: str) -> Any:
-        if attribute_name not in self.ATTRIBUTES:
+        if attribute_name not in self.RESOURCE.attributes:
             raise _unknown_attr(type(self).__name__, attribute_name)
-        return getattr(self, self.ATTRIBUTES[attribute_name])
+        return self.state[self.RESOURCE.attributes[attribute_name]]
 
     def is_created(self) -> bool:
         return True
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        del kwargs
+        return cls(cls.RESOURCE.create(_props(cloudformation_json), resource_name, account_id, region_name))
 
     @classmethod
     def update_from_cloudformation_json(  # type: ignore[misc]
@@ -66,8 +106,14 @@ class _LauncherModel:
         account_id: str,
         region_name: str,
     ) -> Any:
-        # Default: replace (create the new one, then delete the old one), as CloudFormation
-        # does for a replacement update.
+        if cls.RESOURCE.update is not None:
+            state = cls.RESOURCE.update(
+                original_resource.state, _props(cloudformation_json), account_id, region_name
+            )
+            if state is not None:
+                original_resource.state = state
+                return original_resource
+        # A replacement, as CloudFormation does it: the new one first, then the old one.
         new = cls.create_from_cloudformation_json(
             new_resource_name, cloudformation_json, account_id, region_name
         )
@@ -84,6 +130,23 @@ class _LauncherModel:
         region_name: str,
     ) -> None:
         del resource_name, cloudformation_json, account_id, region_name
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self.RESOURCE.delete(self.state, account_id, region_name)
+
+
+def model(resource: Resource) -> type:
+    """The moto model class of one table row, filed under "moto.<service>" (moto's model
+    metaclass files a class by its module)."""
+    from moto.core.common_models import CloudFormationModel
+
+    name = "Cfn" + resource.cfn_type.replace("AWS::", "").replace("::", "")
+
+    def body(ns: dict[str, Any]) -> None:
+        ns["__module__"] = f"moto.{resource.service}.launcher_models"
+        ns["RESOURCE"] = resource
+
+    return types.new_class(name, (_LauncherModel, CloudFormationModel), exec_body=body)
 
 
 def _add_cfn_attributes(cls: Any, attrs: dict[str, Any]) -> None:

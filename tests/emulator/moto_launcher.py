@@ -65,19 +65,7 @@ import service_completions
 
 __all__ = ["install", "main"]
 
-ADDED_TYPES = [
-    model.cloudformation_type()
-    for model in (
-        cfn_models.CfnSecretsManagerSecret,
-        cfn_models.CfnPrivateDnsNamespace,
-        cfn_models.CfnServiceDiscoveryService,
-        cfn_models.CfnBackupVault,
-        cfn_models.CfnCloudWatchAlarm,
-        cfn_models_network.CfnS3BucketPolicy,
-        cfn_models_network.CfnSecurityGroupEgress,
-        cfn_models_network.CfnPullThroughCacheRule,
-    )
-]
+ADDED_TYPES = [m.cloudformation_type() for m in cfn_models.MODELS + cfn_models_network.MODELS]
 
 
 def install() -> list[str]:
