@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::read::{self, Ctx};
+use super::ctx::Ctx;
+use super::read;
 use super::types::{ImageChatStack, Source};
 use super::yaml::{self, Pos};
 use super::{Diagnostic, Invalid, Rules, validate};

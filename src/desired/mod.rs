@@ -1,6 +1,7 @@
 //! The desired state: the schema users commit, and its loading and validation.
 //! No I/O beyond reading the files; nothing here talks to AWS.
 
+mod ctx;
 mod load;
 mod read;
 mod schedule;

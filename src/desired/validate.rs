@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::Rules;
-use super::read::Ctx;
+use super::ctx::Ctx;
 use super::schedule;
 use super::types::*;
 use crate::chart;
