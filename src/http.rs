@@ -11,7 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::controller::{Shared, Trigger};
+use crate::controller::Shared;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -60,7 +60,7 @@ async fn reconcile(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let only = q.get("stack").map(String::as_str);
-    let triggered = shared.trigger(only, Trigger::Requested);
+    let triggered = shared.request(only);
     if triggered.is_empty() {
         let what = only.map_or("no stack is loaded".to_string(), |s| {
             format!("no stack named {s:?}")

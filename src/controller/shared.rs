@@ -68,9 +68,14 @@ impl Shared {
         }
     }
 
+    /// `POST /reconcile`: a pass now, of one stack or of all; the names triggered.
+    pub fn request(&self, only: Option<&str>) -> Vec<String> {
+        self.trigger(only, Trigger::Requested)
+    }
+
     /// Asks for a pass now, for `why`: of one stack, or of all. Returns the names
     /// triggered.
-    pub fn trigger(&self, only: Option<&str>, why: Trigger) -> Vec<String> {
+    pub(crate) fn trigger(&self, only: Option<&str>, why: Trigger) -> Vec<String> {
         let triggers = self.triggers.read().unwrap_or_else(|e| e.into_inner());
         triggers
             .iter()
