@@ -146,6 +146,15 @@ def _ecs(r: Request) -> list[tuple[str, str, dict[str, str]]]:
         return [(action, r.ecs_service(p.get("cluster"), p.get("service", "")), {})]
     if op in ("TagResource", "UntagResource", "ListTagsForResource"):
         return [(action, p.get("resourceArn", "*"), {})]
+    if op in ("ListTasks", "DescribeTasks"):
+        # ListTasks has no resource of its own (Service Authorization Reference): "*"
+        # with the ecs:cluster condition key; DescribeTasks names each task.
+        cluster = (p.get("cluster") or "default").split("/")[-1]
+        context = {"ecs:cluster": r.arn("ecs", f"cluster/{cluster}")}
+        if op == "ListTasks":
+            return [(action, "*", context)]
+        return [(action, t if t.startswith("arn:") else r.arn("ecs", f"task/{cluster}/{t}"), context)
+                for t in p.get("tasks", [])]
     if op == "DescribeClusters":
         return [(action, c if c.startswith("arn:") else r.arn("ecs", f"cluster/{c}"), {})
                 for c in p.get("clusters", ["default"])]

@@ -30,7 +30,9 @@ behaves like AWS instead: a service CloudFormation creates without DesiredCount 
 at 1 task (AWS's default); a task definition keeps every property through a stack
 update (moto dropped roles, cpu and the camelCase of its containers); a resource whose
 Ref points at a replaced resource, or at a condition that changed, is updated too (the
-ECS service follows its new task definition revision); and, when BCO_ECS_TASKS is set,
+ECS service follows its new task definition revision); a service's PRIMARY deployment
+follows its task definition and counts, and its running tasks are registered with its
+target group (ecs_deployments.py); and, when BCO_ECS_TASKS is set,
 ECS tasks really start (ecs_tasks.py): the real LiteLLM process from the deployed task
 definition, at the moment a task is due.
 
@@ -59,6 +61,7 @@ from moto.logs import models as logs_models  # noqa: F401  (AWS::Logs::LogGroup)
 import cfn_completions
 import cfn_models
 import cfn_models_network
+import ecs_deployments
 import ecs_tasks
 import iam_like_aws
 import service_completions
@@ -74,6 +77,7 @@ def install() -> list[str]:
     cfn_completions._add_update_termination_protection()
     cfn_completions._complete_change_set_execution()
     iam_like_aws.install()
+    ecs_deployments.install()
     service_completions._backup_list_tags_without_trailing_slash()
     service_completions._backup_plan_name_free_after_delete()
     service_completions._retries_are_idempotent()
