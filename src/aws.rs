@@ -132,6 +132,13 @@ pub struct Clients {
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub bedrock: aws_sdk_bedrock::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    // The health reads (observe/health): target health, file system and mount targets,
+    // the secrets the task definitions reference, VPC endpoints and NAT, alarms.
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub efs: aws_sdk_efs::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 /// How long one attempt of an AWS call may take before the SDK abandons it and retries
@@ -187,6 +194,11 @@ impl Clients {
             autoscaling: client!(aws_sdk_applicationautoscaling),
             bedrock: client!(aws_sdk_bedrock),
             dynamodb: client!(aws_sdk_dynamodb),
+            elbv2: client!(aws_sdk_elasticloadbalancingv2),
+            efs: client!(aws_sdk_efs),
+            secrets: client!(aws_sdk_secretsmanager),
+            ec2: client!(aws_sdk_ec2),
+            cloudwatch: client!(aws_sdk_cloudwatch),
         }
     }
 }

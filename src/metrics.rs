@@ -40,6 +40,15 @@ pub struct ErrorLabels {
     pub error: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ComponentLabels {
+    pub stack: String,
+    pub component: String,
+    /// `Healthy`, `Progressing`, `Degraded`, `Unknown`: 1 for the component's status,
+    /// 0 for the others (as kube-state-metrics writes a condition).
+    pub status: String,
+}
+
 /// What a finished pass tells the metrics.
 #[derive(Clone, Debug)]
 pub(crate) struct PassMetrics<'a> {
@@ -51,6 +60,8 @@ pub(crate) struct PassMetrics<'a> {
     pub drifted: Option<i64>,
     /// The error's label when the pass failed or was blocked.
     pub error: Option<&'static str>,
+    /// (component, status label) of each component judged in the pass.
+    pub health: Vec<(&'a str, &'static str)>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -68,6 +79,7 @@ pub struct Metrics {
     pub last_success: Family<StackLabels, Gauge<f64, AtomicU64>>,
     pub errors: Family<ErrorLabels, Counter>,
     pub leader: Gauge,
+    pub component_health: Family<ComponentLabels, Gauge>,
     aws_calls: Family<AwsLabels, Counter>,
     /// What of the call counter was already added to `aws_calls`.
     aws_synced: Mutex<BTreeMap<CallKey, u64>>,
@@ -93,6 +105,7 @@ impl Metrics {
         let errors = Family::<ErrorLabels, Counter>::default();
         let leader = Gauge::default();
         let aws_calls = Family::<AwsLabels, Counter>::default();
+        let component_health = Family::<ComponentLabels, Gauge>::default();
         registry.register(
             "reconcile",
             "Reconcile passes by stack and result",
@@ -124,6 +137,11 @@ impl Metrics {
             leader.clone(),
         );
         registry.register(
+            "component_health",
+            "1 for each stack component's current health status, 0 for the others",
+            component_health.clone(),
+        );
+        registry.register(
             "aws_api_calls",
             "AWS API operations by outcome",
             aws_calls.clone(),
@@ -136,6 +154,7 @@ impl Metrics {
             last_success,
             errors,
             leader,
+            component_health,
             aws_calls,
             aws_synced: Mutex::new(BTreeMap::new()),
         }
@@ -163,6 +182,17 @@ impl Metrics {
                     kind: "cloudformation".into(),
                 })
                 .set(v);
+        }
+        for (component, status) in &pass.health {
+            for s in ["Healthy", "Progressing", "Degraded", "Unknown"] {
+                self.component_health
+                    .get_or_create(&ComponentLabels {
+                        stack: stack.clone(),
+                        component: component.to_string(),
+                        status: s.to_string(),
+                    })
+                    .set(i64::from(s == *status));
+            }
         }
         match pass.error {
             Some(error) => {

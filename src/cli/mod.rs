@@ -2,6 +2,7 @@
 //! `apply` and `run`, which share the daemon's code).
 
 mod run;
+mod status;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use crate::act::Strategy;
 use crate::context::{Context, Settings};
 use crate::controller::{self, Outcome, PassOptions, PassReport, Trigger};
 use crate::desired::{self, ImageChatStack};
+use crate::observe::health::HealthDepth;
 use crate::{Error, Result, chart, render};
 
 #[derive(Debug, Parser)]
@@ -84,6 +86,24 @@ pub enum Command {
         #[command(flatten)]
         aws: AwsArgs,
     },
+    /// Show each stack's conditions and health: from a running daemon (`--server URL`)
+    /// or computed once against AWS (a dry run). Exit 0 ready, 2 ready but degraded, 1
+    /// not ready.
+    Status {
+        /// File or directory of desired-state documents (to compute the status here).
+        #[arg(required_unless_present = "server", conflicts_with = "server")]
+        path: Option<PathBuf>,
+        /// A running daemon's address, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        server: Option<String>,
+        /// Only this stack (metadata.name or spec.stackName).
+        #[arg(long)]
+        stack: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        output: status::Output,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
     /// Keep every stack reconciled: watch the desired state (or poll Git), resync on a
     /// timer, serve health, metrics and status; exit 0 on SIGTERM/SIGINT.
     Run(Box<RunArgs>),
@@ -114,6 +134,10 @@ pub struct RunArgs {
     /// CloudFormation drift detection at most this often per stack (slow, rate-limited).
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub drift_interval: Duration,
+    /// The full health of a steady stack (target health, EFS, secrets, network, models,
+    /// alarms) at most this often; a stack that is not steady is read every pass.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub health_interval: Duration,
     /// Address of /healthz, /readyz, /metrics, /status and POST /reconcile.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
@@ -201,6 +225,23 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Apply { path, stack, aws } => {
             apply_cmd(&path, stack.as_deref(), &aws, &rules).await
         }
+        Command::Status {
+            path,
+            server,
+            stack,
+            output,
+            aws,
+        } => {
+            status::status_cmd(
+                path.as_deref(),
+                server.as_deref(),
+                stack.as_deref(),
+                output,
+                &aws,
+                &rules,
+            )
+            .await
+        }
         Command::Run(args) => run::run(*args, rules).await,
     };
     match result {
@@ -278,12 +319,16 @@ async fn plan_cmd(
         strategy: Strategy::DryRun,
         detect_drift: drift,
         trigger: Trigger::Command,
+        health: HealthDepth::Full,
     };
     let reports = passes(&stacks, aws, opts).await;
     let mut worst = 0u8;
     for r in &reports {
         if let Some(plan) = &r.plan {
             print!("{plan}");
+            if let Some(h) = &r.health {
+                print!("{}", status::health_table(h));
+            }
         } else {
             println!("stack {}: {:?}", r.name, r.outcome);
         }
@@ -326,6 +371,7 @@ async fn apply_cmd(
         strategy: Strategy::Enforce,
         detect_drift: false,
         trigger: Trigger::Command,
+        health: HealthDepth::Quick,
     };
     let reports = passes(&stacks, aws, opts).await;
     let mut failed = false;

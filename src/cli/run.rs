@@ -127,6 +127,7 @@ pub async fn run(args: RunArgs, rules: crate::desired::Rules) -> Result<ExitCode
         resync: args.resync,
         max_concurrent: args.max_concurrent,
         drift_interval: args.drift_interval,
+        health_interval: args.health_interval,
         shutdown_timeout: args.shutdown_timeout,
     };
     daemon::run(Arc::clone(&shared), opts, desired_rx, shutdown).await;

@@ -22,12 +22,15 @@ use crate::act::Strategy;
 use crate::desired::{self, ImageChatStack, Invalid};
 use crate::metrics::PassMetrics;
 use crate::observe::Drift;
+use crate::observe::health::HealthDepth;
 
 #[derive(Clone, Debug)]
 pub struct DaemonOptions {
     pub resync: Duration,
     pub max_concurrent: usize,
     pub drift_interval: Duration,
+    /// How often a steady stack's full health is read (an unsteady one's every pass).
+    pub health_interval: Duration,
     pub shutdown_timeout: Duration,
 }
 
@@ -195,6 +198,8 @@ async fn worker(
 ) {
     let mut backoff = retry_backoff();
     let mut last_drift: Option<Instant> = None;
+    let mut last_health: Option<Instant> = None;
+    let mut steady = false;
     let mut next = NextRun {
         wait: Duration::ZERO,
         trigger: Trigger::Start,
@@ -217,6 +222,18 @@ async fn worker(
         };
         let current = doc.borrow_and_update().clone();
         let detect_drift = last_drift.is_none_or(|t| t.elapsed() >= opts.drift_interval);
+        // The full health is read when something is not steady (every pass until it is),
+        // after an edit or a change of leader, or on its interval; otherwise a pass judges
+        // the services from the DescribeServices it makes anyway. `POST /reconcile` alone
+        // does not force it: what a person fixed is unsteady already, so it is read.
+        let full_health = !steady
+            || last_health.is_none_or(|t| t.elapsed() >= opts.health_interval)
+            || matches!(trigger, Trigger::DesiredChanged | Trigger::Leadership);
+        let health = if full_health {
+            HealthDepth::Full
+        } else {
+            HealthDepth::Quick
+        };
         let strategy = if shared.leader.load(Ordering::Relaxed) {
             Strategy::Enforce
         } else {
@@ -229,9 +246,16 @@ async fn worker(
                 strategy,
                 detect_drift,
                 trigger,
+                health,
             },
         )
         .await;
+        if let Some(h) = &report.health {
+            if full_health {
+                last_health = Some(Instant::now());
+            }
+            steady = report.outcome != super::Outcome::Applied && h.steady();
+        }
         if detect_drift
             && report
                 .plan
@@ -266,6 +290,12 @@ fn record(shared: &Shared, doc: &ImageChatStack, report: &super::PassReport, nex
         duration_secs: report.duration_ms as f64 / 1000.0,
         drifted,
         error: report.error.as_ref().map(crate::Error::metric_label),
+        health: report
+            .health
+            .iter()
+            .flat_map(|h| &h.components)
+            .map(|c| (c.name, c.status.label()))
+            .collect(),
     });
     let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
     if let Some(s) = status.stacks.get_mut(&doc.name) {

@@ -20,7 +20,9 @@ use crate::act::{self, Applied, Strategy};
 use crate::aws::CallTally;
 use crate::context::Context;
 use crate::desired::{ImageChatStack, Mode};
+use crate::observe::health::HealthDepth;
 use crate::observe::{self, Drift, LiveState};
+use crate::plan::health::Health;
 use crate::plan::{self, Plan, PlanStatus};
 use crate::render::RenderedStack;
 use crate::{Error, Result};
@@ -33,6 +35,8 @@ pub struct PassOptions {
     pub detect_drift: bool,
     /// Why the pass runs (recorded on its span, summary line and status).
     pub trigger: Trigger,
+    /// How much of the stack's health to read (the rest only on its own interval).
+    pub health: HealthDepth,
 }
 
 /// How a pass ended.
@@ -88,6 +92,8 @@ pub struct PassReport {
     pub duration_ms: u128,
     /// Whether both services run as many tasks as they should, and the counts.
     pub ready: Option<Readiness>,
+    /// The components judged in this pass (the services always; the rest in a full read).
+    pub health: Option<Health>,
 }
 
 /// Whether the services run as many tasks as they should, and the counts as text.
@@ -126,6 +132,7 @@ pub async fn reconcile(doc: &ImageChatStack, ctx: &Context, opts: PassOptions) -
             calls: Calls::default(),
             duration_ms: 0,
             ready: None,
+            health: None,
         };
         if doc.spec.policy.suspend {
             report.outcome = Outcome::Suspended;
@@ -198,7 +205,7 @@ async fn pass(
     } else {
         observe::describe_stack(&clients, &desired.stack_name).await?
     };
-    let (owned_actions, ready) = owned::plan_owned(
+    let owned = owned::plan_owned(
         doc,
         &desired,
         stack_now.as_ref(),
@@ -206,9 +213,12 @@ async fn pass(
         &clients,
         &key,
         &mut plan,
+        opts.health,
     )
     .await?;
-    report.ready = ready;
+    let owned_actions = owned.actions;
+    report.ready = owned.ready;
+    report.health = owned.health;
     report.plan = Some(plan.clone());
     let done = act::execute(&plan, &owned_actions, strategy, ctx, &clients).await;
     report.applied.extend(done.applied);
@@ -277,14 +287,38 @@ pub(crate) fn log_summary(r: &PassReport, next: Option<Duration>) {
     let actions: Vec<&str> = r.applied.iter().map(|a| a.action.as_str()).collect();
     let outcome = r.outcome.label();
     let trigger = r.trigger.label();
+    let health = health_summary(r.health.as_ref());
     match &r.error_message {
         Some(err) => tracing::error!(
-            outcome, trigger, duration_ms = r.duration_ms as u64, aws_reads = r.calls.reads, aws_writes = r.calls.writes, error = %err,
+            outcome, trigger, duration_ms = r.duration_ms as u64, aws_reads = r.calls.reads, aws_writes = r.calls.writes, %health, error = %err,
             "reconcile failed in {} ms{next}", r.duration_ms
         ),
         None => tracing::info!(
-            outcome, trigger, duration_ms = r.duration_ms as u64, actions = ?actions, aws_reads = r.calls.reads, aws_writes = r.calls.writes,
-            "reconciled in {} ms: {outcome}{next}", r.duration_ms
+            outcome, trigger, duration_ms = r.duration_ms as u64, actions = ?actions, aws_reads = r.calls.reads, aws_writes = r.calls.writes, %health,
+            "reconciled in {} ms: {outcome}, {health}{next}", r.duration_ms
         ),
+    }
+}
+
+/// `ready`, or the components that are not: `degraded: litellm (RolledBack)`.
+pub(crate) fn health_summary(health: Option<&Health>) -> String {
+    let Some(h) = health else {
+        return "health not read".into();
+    };
+    let degraded: Vec<String> = h
+        .degraded()
+        .map(|c| format!("{} ({})", c.name, c.reason))
+        .collect();
+    let progressing: Vec<&str> = h
+        .components
+        .iter()
+        .filter(|c| c.status == crate::plan::health::HealthStatus::Progressing)
+        .map(|c| c.name)
+        .collect();
+    match (h.blocking(), degraded.is_empty(), progressing.is_empty()) {
+        (Some(b), _, _) => format!("not ready: {} ({})", b.name, b.reason),
+        (None, false, _) => format!("degraded: {}", degraded.join(", ")),
+        (None, true, false) => format!("progressing: {}", progressing.join(", ")),
+        (None, true, true) => "ready".into(),
     }
 }

@@ -7,7 +7,9 @@ use crate::Result;
 use crate::aws::Clients;
 use crate::context::Context;
 use crate::desired::ImageChatStack;
+use crate::observe::health::{self, HealthDepth, HealthTarget};
 use crate::observe::{self, LiveService, LiveStack};
+use crate::plan::health::Health;
 use crate::plan::{self, Action, Plan};
 use crate::render::{self, Outputs, OwnedDesired, RenderedStack};
 
@@ -70,8 +72,17 @@ pub(super) async fn guard_config(
     Ok(())
 }
 
-/// Observes and plans the owned fields once the stack is settled and has its outputs;
-/// returns the actions to execute and whether both services run as they should.
+/// What the owned step found: the actions to execute, whether both services run as they
+/// should, and the stack's health.
+pub(super) struct OwnedStep {
+    pub actions: Vec<Action>,
+    pub ready: Option<Readiness>,
+    pub health: Option<Health>,
+}
+
+/// Observes and plans the owned fields once the stack is settled and has its outputs,
+/// and reads the stack's health to `depth`.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn plan_owned(
     doc: &ImageChatStack,
     desired: &RenderedStack,
@@ -80,9 +91,14 @@ pub(super) async fn plan_owned(
     clients: &Clients,
     key: &str,
     plan: &mut Plan,
-) -> Result<(Vec<Action>, Option<Readiness>)> {
+    depth: HealthDepth,
+) -> Result<OwnedStep> {
     let Some((outputs, want)) = target(doc, desired, stack, plan)? else {
-        return Ok((Vec::new(), None));
+        return Ok(OwnedStep {
+            actions: Vec::new(),
+            ready: None,
+            health: None,
+        });
     };
     // A backup plan version read before, for this same desired plan, need not be read again.
     let verified = ctx
@@ -107,7 +123,65 @@ pub(super) async fn plan_owned(
     }
     let actions = owned.actions.clone();
     plan.add(owned);
-    Ok((actions, Some(ready)))
+    let health = read_health(doc, desired, stack, &outputs, &live, ctx, clients, depth).await;
+    Ok(OwnedStep {
+        actions,
+        ready: Some(ready),
+        health: Some(health),
+    })
+}
+
+/// The stack's health, judged: the services from this pass's read; with `Full`, every
+/// other component too.
+#[allow(clippy::too_many_arguments)]
+async fn read_health(
+    doc: &ImageChatStack,
+    desired: &RenderedStack,
+    stack: Option<&LiveStack>,
+    outputs: &Outputs,
+    live: &crate::observe::LiveOwned,
+    ctx: &Context,
+    clients: &Clients,
+    depth: HealthDepth,
+) -> Health {
+    let bedrock_region = desired
+        .parameters
+        .get("BedrockRegion")
+        .map_or(doc.spec.region.as_str(), String::as_str);
+    let models = doc
+        .spec
+        .models
+        .iter()
+        .map(|m| {
+            (
+                m.model_id.clone(),
+                m.region_or(bedrock_region).to_string(),
+                m.kind == crate::desired::ModelType::Text,
+            )
+        })
+        .collect();
+    let target = HealthTarget {
+        stack_name: &desired.stack_name,
+        cluster: &outputs.cluster,
+        services: [
+            (
+                "openwebui",
+                &outputs.openwebui_service,
+                live.openwebui.clone(),
+            ),
+            ("litellm", &outputs.litellm_service, live.litellm.clone()),
+        ],
+        file_system_id: stack
+            .and_then(|s| s.outputs.get("FileSystemId"))
+            .map(String::as_str),
+        models,
+    };
+    let facts = health::observe_health(ctx, clients, target, depth).await;
+    let pull_through = desired
+        .parameters
+        .get("ImagePullMode")
+        .is_some_and(|m| m == "pull-through");
+    crate::plan::health::judge(&facts, pull_through)
 }
 
 /// Ready when every service is ACTIVE and runs as many tasks as it should.

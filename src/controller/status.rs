@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::{Outcome, PassReport};
 use crate::observe::Drift;
 use crate::plan::Plan;
+use crate::plan::health::{Component, Health, HealthStatus};
 
 pub(crate) fn now_rfc3339() -> String {
     at_rfc3339(SystemTime::now())
@@ -33,6 +34,17 @@ pub struct Condition {
     pub last_transition_time: String,
 }
 
+/// A component's health as `/status` shows it: the judgement, since when it holds, and
+/// when it was last read (a component outside the quick read keeps its last reading).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentStatus {
+    #[serde(flatten)]
+    pub component: Component,
+    pub since: String,
+    pub checked_at: String,
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StackStatus {
@@ -40,6 +52,8 @@ pub struct StackStatus {
     pub stack_name: String,
     pub region: String,
     pub conditions: Vec<Condition>,
+    /// Per component: Healthy, Progressing, Degraded or Unknown, with reason and remedy.
+    pub health: Vec<ComponentStatus>,
     pub last_outcome: Option<Outcome>,
     /// Why the last pass ran (`resync`, `desiredChanged`, `requested`, `retry` …).
     pub last_trigger: Option<super::Trigger>,
@@ -106,11 +120,46 @@ impl StackStatus {
         } else {
             msg.clone()
         };
-        self.set("Synced", status, reason, &message);
-        match &report.ready {
-            Some((true, m)) => self.set("Ready", "True", "ServicesRunning", m),
-            Some((false, m)) => self.set("Ready", "False", "ServicesNotRunning", m),
-            None => {}
+        if let Some(h) = &report.health {
+            self.merge_health(h);
+        }
+        let rolled_back = self
+            .health
+            .iter()
+            .find(|c| c.component.reason == "RolledBack")
+            .map(|c| c.component.message.clone());
+        match rolled_back {
+            // The stack says the change was made; ECS runs the old version.
+            Some(m) if report.outcome != Outcome::Failed => {
+                self.set("Synced", "False", "RolledBack", &m)
+            }
+            _ => self.set("Synced", status, reason, &message),
+        }
+        let blocking = self
+            .health
+            .iter()
+            .find(|c| c.component.blocking)
+            .map(|c| (c.component.reason.clone(), describe(&c.component)));
+        match (&report.ready, blocking) {
+            (_, Some((reason, m))) => self.set("Ready", "False", &reason, &m),
+            (Some((true, m)), None) => self.set("Ready", "True", "ServicesRunning", m),
+            (Some((false, m)), None) => self.set("Ready", "False", "ServicesNotRunning", m),
+            (None, None) => {}
+        }
+        if !self.health.is_empty() {
+            let degraded: Vec<&Component> = self
+                .health
+                .iter()
+                .map(|c| &c.component)
+                .filter(|c| c.status == HealthStatus::Degraded)
+                .collect();
+            match degraded.first() {
+                Some(first) => {
+                    let all: Vec<String> = degraded.iter().map(|c| describe(c)).collect();
+                    self.set("Degraded", "True", &first.reason.clone(), &all.join("; "));
+                }
+                None => self.set("Degraded", "False", "NothingDegraded", ""),
+            }
         }
         if let Some(plan) = &report.plan {
             let drifted = plan
@@ -145,6 +194,54 @@ impl StackStatus {
         self.last_run = Some(now_rfc3339());
         self.next_run = Some(at_rfc3339(SystemTime::now() + next));
     }
+}
+
+impl StackStatus {
+    /// Folds this pass's components into the last known ones; each change of status or
+    /// reason is logged once, when it happens.
+    fn merge_health(&mut self, health: &Health) {
+        let now = now_rfc3339();
+        for c in &health.components {
+            let old = self.health.iter_mut().find(|o| o.component.name == c.name);
+            let changed = old
+                .as_ref()
+                .is_none_or(|o| o.component.status != c.status || o.component.reason != c.reason);
+            if changed {
+                let from = old.as_ref().map_or("none".to_string(), |o| {
+                    format!("{} ({})", o.component.status.label(), o.component.reason)
+                });
+                let first_and_healthy = old.is_none() && c.status == HealthStatus::Healthy;
+                if !first_and_healthy {
+                    let (stack, component, to) = (&self.name, c.name, c.status.label());
+                    let remedy = c.remedy.as_deref().unwrap_or("");
+                    if c.status == HealthStatus::Degraded {
+                        tracing::warn!(stack, component, from = %from, to, reason = %c.reason, remedy, "{component} is {to}: {}", c.message);
+                    } else {
+                        tracing::info!(stack, component, from = %from, to, reason = %c.reason, "{component} is {to}: {}", c.message);
+                    }
+                }
+            }
+            match old {
+                Some(o) => {
+                    if o.component.status != c.status {
+                        o.since = now.clone();
+                    }
+                    o.component = c.clone();
+                    o.checked_at = now.clone();
+                }
+                None => self.health.push(ComponentStatus {
+                    component: c.clone(),
+                    since: now.clone(),
+                    checked_at: now.clone(),
+                }),
+            }
+        }
+    }
+}
+
+/// `component: message` for a condition's message.
+fn describe(c: &Component) -> String {
+    format!("{}: {}", c.name, c.message)
 }
 
 /// The desired state as last loaded.

@@ -3,6 +3,7 @@
 
 pub mod backup;
 mod drift;
+pub mod health;
 mod litellm;
 mod owned;
 mod services;
@@ -16,7 +17,8 @@ pub use drift::{detect_drift, known_false_positive};
 pub use litellm::{ModelCatalog, config_sha256, foundation_models};
 pub use owned::{litellm_config, owned};
 pub use services::{
-    LiveScaling, LiveService, describe_scaling, describe_services, scaling_resource_id,
+    LiveDeployment, LiveScaling, LiveService, describe_scaling, describe_services,
+    scaling_resource_id,
 };
 pub use stack::describe_stack;
 

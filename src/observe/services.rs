@@ -22,6 +22,25 @@ pub struct LiveService {
     pub desired: u32,
     pub running: u32,
     pub tags: BTreeMap<String, String>,
+    /// The task definition the service is set to run (its primary deployment's).
+    pub task_definition: String,
+    /// Its deployments, primary first (the health reads judge the rollout from them).
+    pub deployments: Vec<LiveDeployment>,
+}
+
+/// One ECS deployment of a service, as DescribeServices gives it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveDeployment {
+    /// `PRIMARY` (the newest) or `ACTIVE` (an older one still running or draining).
+    pub status: String,
+    pub task_definition: String,
+    /// `IN_PROGRESS`, `COMPLETED` or `FAILED` (the circuit breaker's verdict).
+    pub rollout_state: Option<String>,
+    pub rollout_state_reason: Option<String>,
+    pub desired: u32,
+    pub running: u32,
+    pub failed_tasks: u32,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -72,6 +91,20 @@ pub async fn describe_services(
                             t.key()?.to_string(),
                             t.value().unwrap_or_default().to_string(),
                         ))
+                    })
+                    .collect(),
+                task_definition: s.task_definition().unwrap_or_default().to_string(),
+                deployments: s
+                    .deployments()
+                    .iter()
+                    .map(|d| LiveDeployment {
+                        status: d.status().unwrap_or_default().to_string(),
+                        task_definition: d.task_definition().unwrap_or_default().to_string(),
+                        rollout_state: d.rollout_state().map(|r| r.as_str().to_string()),
+                        rollout_state_reason: d.rollout_state_reason().map(str::to_string),
+                        desired: u32::try_from(d.desired_count()).unwrap_or(0),
+                        running: u32::try_from(d.running_count()).unwrap_or(0),
+                        failed_tasks: u32::try_from(d.failed_tasks()).unwrap_or(0),
                     })
                     .collect(),
             })

@@ -79,6 +79,16 @@ pub fn service(name: &str, desired: u32) -> LiveService {
         desired,
         running: desired,
         tags: BTreeMap::from([(CONFIG_TAG.to_string(), "c".repeat(64))]),
+        task_definition: format!("arn:aws:ecs:us-west-2:1:task-definition/{name}:1"),
+        deployments: vec![crate::observe::LiveDeployment {
+            status: "PRIMARY".into(),
+            task_definition: format!("arn:aws:ecs:us-west-2:1:task-definition/{name}:1"),
+            rollout_state: Some("COMPLETED".into()),
+            rollout_state_reason: None,
+            desired,
+            running: desired,
+            failed_tasks: 0,
+        }],
     }
 }
 

@@ -5,6 +5,7 @@
 mod backup;
 #[cfg(test)]
 mod fixtures;
+pub mod health;
 mod litellm;
 mod owned;
 mod services;

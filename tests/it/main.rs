@@ -7,6 +7,8 @@ mod common;
 mod daemon;
 mod errors;
 mod faults;
+mod health;
+mod health_mocked;
 mod iam;
 mod image_user;
 mod litellm_tasks;

@@ -92,6 +92,8 @@ fn live_services(want: &OwnedDesired) -> LiveOwned {
         desired,
         running: desired,
         tags: BTreeMap::from([(CONFIG_TAG.to_string(), want.litellm.config_sha256.clone())]),
+        task_definition: format!("arn:aws:ecs:us-west-2:123456789012:task-definition/{name}:1"),
+        deployments: Vec::new(),
     };
     let a = want.services.openwebui_autoscaling.unwrap();
     LiveOwned {

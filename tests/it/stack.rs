@@ -9,6 +9,7 @@ use bedrock_chat_operator::act::Strategy;
 use bedrock_chat_operator::context::{Context, Settings};
 use bedrock_chat_operator::controller::{self, Outcome, PassOptions, Trigger};
 use bedrock_chat_operator::desired;
+use bedrock_chat_operator::observe::health::HealthDepth;
 
 use crate::common::{Emulator, repo_root, skip_emulator_tests};
 
@@ -135,6 +136,7 @@ pub fn enforce() -> PassOptions {
         strategy: Strategy::Enforce,
         detect_drift: false,
         trigger: Trigger::Command,
+        health: HealthDepth::Quick,
     }
 }
 
