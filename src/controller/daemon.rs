@@ -23,6 +23,7 @@ use crate::desired::{self, ImageChatStack, Invalid};
 use crate::metrics::PassMetrics;
 use crate::observe::Drift;
 use crate::observe::health::HealthDepth;
+use crate::plan::health::Signature;
 
 #[derive(Clone, Debug)]
 pub struct DaemonOptions {
@@ -33,6 +34,9 @@ pub struct DaemonOptions {
     pub health_interval: Duration,
     pub shutdown_timeout: Duration,
 }
+
+/// How often the models' access is read again while nothing else asks for it.
+const MODELS_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
 /// A loaded desired state, or the errors of the latest attempt.
 pub(crate) type Loaded = Result<Vec<ImageChatStack>, Invalid>;
@@ -198,8 +202,11 @@ async fn worker(
 ) {
     let mut backoff = retry_backoff();
     let mut last_drift: Option<Instant> = None;
-    let mut last_health: Option<Instant> = None;
+    // When the full health was last read, and what it concluded.
+    let mut last_health: Option<(Instant, Signature)> = None;
     let mut steady = false;
+    let mut last_models: Option<Instant> = None;
+    let mut models_settled = false;
     let mut next = NextRun {
         wait: Duration::ZERO,
         trigger: Trigger::Start,
@@ -222,17 +229,28 @@ async fn worker(
         };
         let current = doc.borrow_and_update().clone();
         let detect_drift = last_drift.is_none_or(|t| t.elapsed() >= opts.drift_interval);
-        // The full health is read when something is not steady (every pass until it is),
-        // after an edit or a change of leader, or on its interval; otherwise a pass judges
-        // the services from the DescribeServices it makes anyway. `POST /reconcile` alone
-        // does not force it: what a person fixed is unsteady already, so it is read.
+        // The full health is read when something is not steady (a component on its way,
+        // or a diagnosis that changed since the last full read: read again until it
+        // settles), after an edit, a request or a change of leader, and otherwise on its
+        // interval; a pass in between judges the services from the DescribeServices it
+        // makes anyway. A settled Degraded costs no more than Healthy.
+        let asked = matches!(
+            trigger,
+            Trigger::DesiredChanged | Trigger::Requested | Trigger::Leadership
+        );
         let full_health = !steady
-            || last_health.is_none_or(|t| t.elapsed() >= opts.health_interval)
-            || matches!(trigger, Trigger::DesiredChanged | Trigger::Leadership);
-        let health = if full_health {
-            HealthDepth::Full
-        } else {
-            HealthDepth::Quick
+            || asked
+            || last_health
+                .as_ref()
+                .is_none_or(|(t, _)| t.elapsed() >= opts.health_interval);
+        // A model's access changes when a person grants it in the console, rarely: its
+        // reads (two per model) come hourly, on an edit or a request, or while unsettled.
+        let models_due =
+            asked || !models_settled || last_models.is_none_or(|t| t.elapsed() >= MODELS_INTERVAL);
+        let health = match (full_health, models_due) {
+            (false, _) => HealthDepth::Quick,
+            (true, false) => HealthDepth::Infra,
+            (true, true) => HealthDepth::Full,
         };
         let strategy = if shared.leader.load(Ordering::Relaxed) {
             Strategy::Enforce
@@ -251,10 +269,27 @@ async fn worker(
         )
         .await;
         if let Some(h) = &report.health {
+            let mut settled = true;
             if full_health {
-                last_health = Some(Instant::now());
+                // The models' reading stays from the last read that made it.
+                let mut signature = h.signature();
+                let previous = last_health
+                    .as_ref()
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or_default();
+                if health == HealthDepth::Infra {
+                    signature.extend(previous.iter().filter(|c| c.0 == "models").cloned());
+                    signature.sort_by_key(|c| c.0);
+                } else {
+                    let models = |s: &Signature| s.iter().find(|c| c.0 == "models").cloned();
+                    models_settled =
+                        last_models.is_some() && models(&signature) == models(&previous);
+                    last_models = Some(Instant::now());
+                }
+                settled = !previous.is_empty() && previous == signature;
+                last_health = Some((Instant::now(), signature));
             }
-            steady = report.outcome != super::Outcome::Applied && h.steady();
+            steady = settled && !h.progressing() && report.outcome != super::Outcome::Applied;
         }
         if detect_drift
             && report

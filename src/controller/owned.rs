@@ -2,6 +2,8 @@
 //! desired state wants of them, their live state, and the plan that closes the gap. Also
 //! the guard before a stack update: LiteLLM's config must be in S3 when a task may start.
 
+use sha2::Digest;
+
 use super::Readiness;
 use crate::Result;
 use crate::aws::Clients;
@@ -160,8 +162,19 @@ async fn read_health(
             )
         })
         .collect();
+    // What identifies the stack's state: its last change, and (should an endpoint not
+    // move LastUpdatedTime) its parameters and tags, which every update of ours changes.
+    let version = stack
+        .map(|s| {
+            let state = format!("{:?}{:?}", s.parameters, s.tags);
+            let digest = hex::encode(&sha2::Sha256::digest(state.as_bytes())[..8]);
+            format!("{}@{}#{digest}", s.id, s.last_changed)
+        })
+        .unwrap_or_default();
     let target = HealthTarget {
+        region: &desired.region,
         stack_name: &desired.stack_name,
+        stack_version: &version,
         cluster: &outputs.cluster,
         services: [
             (

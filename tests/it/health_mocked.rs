@@ -48,6 +48,12 @@ fn clients(cfn: Cfn, ecs: Ecs, bedrock: Bedrock) -> Clients {
     c
 }
 
+/// Clients whose stack lists LiteLLM's task definition at `litellm_rev`.
+fn stack_clients(litellm_rev: u32, ecs: Ecs, bedrock: Bedrock) -> Clients {
+    let list = mock!(Cfn::list_stack_resources).then_output(move || resources(litellm_rev));
+    clients(mock_client!(aws_sdk_cloudformation, [&list]), ecs, bedrock)
+}
+
 /// The stack's two task definitions: Open WebUI at revision 1, LiteLLM at `litellm_rev`.
 fn resources(litellm_rev: u32) -> ListStackResourcesOutput {
     let summary = |logical: &str, physical: String| {
@@ -221,7 +227,9 @@ async fn health(
         },
     );
     let target = HealthTarget {
+        region: "us-west-2",
         stack_name: "bedrock-image-chat",
+        stack_version: "arn:aws:cloudformation:us-west-2:123456789012:stack/bedrock-image-chat/1@2026-12-01T10:00:00Z",
         cluster: "bedrock-image-chat",
         services: [
             ("openwebui", "bedrock-image-chat-openwebui", Some(openwebui)),
@@ -300,11 +308,8 @@ async fn mocked_ecs_tasks_that_cannot_pull_their_image_make_ready_false_with_the
             1_795_000_200,
         ),
     ];
-    let c = clients(
-        mock_client!(
-            aws_sdk_cloudformation,
-            [&mock!(Cfn::list_stack_resources).then_output(|| resources(2))]
-        ),
+    let c = stack_clients(
+        2,
         ecs(tasks),
         bedrock(
             AuthorizationStatus::Authorized,
@@ -358,11 +363,8 @@ async fn mocked_ecs_a_circuit_breaker_rollback_makes_synced_false_while_the_old_
         Some(1),
         1_795_000_300,
     )];
-    let c = clients(
-        mock_client!(
-            aws_sdk_cloudformation,
-            [&mock!(Cfn::list_stack_resources).then_output(|| resources(2))]
-        ),
+    let c = stack_clients(
+        2,
         ecs(tasks),
         bedrock(
             AuthorizationStatus::Authorized,
@@ -404,11 +406,8 @@ async fn mocked_ecs_a_circuit_breaker_rollback_makes_synced_false_while_the_old_
 
 #[tokio::test]
 async fn mocked_bedrock_a_model_without_access_is_named_with_the_console_remedy() {
-    let c = clients(
-        mock_client!(
-            aws_sdk_cloudformation,
-            [&mock!(Cfn::list_stack_resources).then_output(|| resources(1))]
-        ),
+    let c = stack_clients(
+        1,
         ecs(Vec::new()),
         bedrock(
             AuthorizationStatus::Authorized,
@@ -440,11 +439,8 @@ async fn mocked_bedrock_a_model_without_access_is_named_with_the_console_remedy(
     );
 
     // Access to the text model denied as well: nobody can chat.
-    let c = clients(
-        mock_client!(
-            aws_sdk_cloudformation,
-            [&mock!(Cfn::list_stack_resources).then_output(|| resources(1))]
-        ),
+    let c = stack_clients(
+        1,
         ecs(Vec::new()),
         bedrock(
             AuthorizationStatus::NotAuthorized,
@@ -455,11 +451,8 @@ async fn mocked_bedrock_a_model_without_access_is_named_with_the_console_remedy(
     assert_eq!(h.blocking().map(|b| b.name), Some("models"), "{h:#?}");
 
     // A value AWS adds later is Unknown, with the raw value, never a panic.
-    let c = clients(
-        mock_client!(
-            aws_sdk_cloudformation,
-            [&mock!(Cfn::list_stack_resources).then_output(|| resources(1))]
-        ),
+    let c = stack_clients(
+        1,
         ecs(Vec::new()),
         bedrock(
             AuthorizationStatus::from("PROVISIONALLY_AUTHORIZED"),

@@ -50,38 +50,54 @@ pub(crate) fn secret_arn(value_from: &str) -> Option<String> {
 }
 
 /// Secret ARN → every `container/VARIABLE` referencing it, over the task definitions.
+/// A revision is immutable: one read per revision, then from `remembered`, which is
+/// given back with what was read.
 pub async fn task_definition_secrets(
     clients: &Clients,
     task_definitions: &[String],
+    remembered: &mut BTreeMap<String, Vec<(String, String)>>,
 ) -> Result<BTreeMap<String, Vec<String>>> {
-    let mut refs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let read = futures::future::join_all(task_definitions.iter().map(|arn| {
+    let unread: Vec<&String> = task_definitions
+        .iter()
+        .filter(|arn| !remembered.contains_key(*arn))
+        .collect();
+    let read = futures::future::join_all(unread.iter().map(|arn| {
         clients
             .ecs
             .describe_task_definition()
-            .task_definition(arn)
+            .task_definition(*arn)
             .send()
     }))
     .await;
-    for (arn, out) in task_definitions.iter().zip(read) {
+    for (arn, out) in unread.into_iter().zip(read) {
         let out = out.map_err(|e| aws::error("ECS", "DescribeTaskDefinition", arn.clone(), e))?;
         let containers = out
             .task_definition()
             .map(|t| t.container_definitions())
             .unwrap_or_default();
+        let mut refs = Vec::new();
         for c in containers {
             for s in c.secrets() {
                 if let Some(secret) = secret_arn(s.value_from()) {
-                    refs.entry(secret).or_default().push(format!(
-                        "{}/{}",
-                        c.name().unwrap_or_default(),
-                        s.name()
+                    refs.push((
+                        secret,
+                        format!("{}/{}", c.name().unwrap_or_default(), s.name()),
                     ));
                 }
             }
         }
+        remembered.insert(arn.clone(), refs);
     }
-    Ok(refs)
+    let mut by_secret: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for arn in task_definitions {
+        for (secret, used_by) in remembered.get(arn).into_iter().flatten() {
+            by_secret
+                .entry(secret.clone())
+                .or_default()
+                .push(used_by.clone());
+        }
+    }
+    Ok(by_secret)
 }
 
 /// The latest `limit` stopped tasks of a service (ECS keeps them for about an hour).

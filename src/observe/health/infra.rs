@@ -107,8 +107,12 @@ pub async fn file_system(clients: &Clients, id: &str) -> Result<LiveFileSystem> 
 
 /// Every secret the task definitions reference, each with DescribeSecret's answer
 /// (metadata only: no value is ever read here).
-pub async fn secrets(clients: &Clients, task_definitions: &[String]) -> Result<Vec<LiveSecret>> {
-    let refs = task_definition_secrets(clients, task_definitions).await?;
+pub async fn secrets(
+    clients: &Clients,
+    task_definitions: &[String],
+    remembered: &mut BTreeMap<String, Vec<(String, String)>>,
+) -> Result<Vec<LiveSecret>> {
+    let refs = task_definition_secrets(clients, task_definitions, remembered).await?;
     let read = futures::future::join_all(
         refs.keys()
             .map(|arn| clients.secrets.describe_secret().secret_id(arn).send()),

@@ -25,6 +25,8 @@ use crate::context::Context;
 pub enum HealthDepth {
     /// Only what the pass read anyway (the services and their deployments).
     Quick,
+    /// Every component but the models (whose access changes rarely: read hourly).
+    Infra,
     /// Every component.
     Full,
 }
@@ -207,9 +209,28 @@ pub struct HealthFacts {
     pub alarms: Read<Vec<LiveAlarm>>,
 }
 
+impl HealthFacts {
+    /// The services' facts and nothing else read yet.
+    pub fn of_services(depth: HealthDepth, services: Vec<ServiceHealth>) -> Self {
+        HealthFacts {
+            depth,
+            services,
+            targets: Read::NotRead,
+            file_system: Read::NotRead,
+            secrets: Read::NotRead,
+            network: Read::NotRead,
+            models: Vec::new(),
+            alarms: Read::NotRead,
+        }
+    }
+}
+
 /// What the health reads need to know of the stack.
 pub struct HealthTarget<'a> {
+    pub region: &'a str,
     pub stack_name: &'a str,
+    /// `stack id@last change`: the stack's resources are listed again when it moves.
+    pub stack_version: &'a str,
     pub cluster: &'a str,
     /// (component, service name, live service) for Open WebUI then LiteLLM.
     pub services: [(&'static str, &'a str, Option<LiveService>); 2],
@@ -237,9 +258,9 @@ pub async fn observe_health(
     target: HealthTarget<'_>,
     depth: HealthDepth,
 ) -> HealthFacts {
-    let mut facts = HealthFacts {
+    let mut facts = HealthFacts::of_services(
         depth,
-        services: target
+        target
             .services
             .iter()
             .map(|(component, _, service)| ServiceHealth {
@@ -249,17 +270,11 @@ pub async fn observe_health(
                 stopped: Read::NotRead,
             })
             .collect(),
-        targets: Read::NotRead,
-        file_system: Read::NotRead,
-        secrets: Read::NotRead,
-        network: Read::NotRead,
-        models: Vec::new(),
-        alarms: Read::NotRead,
-    };
+    );
     if depth == HealthDepth::Quick {
         return facts;
     }
-    let resources = match stack_resources(clients, target.stack_name).await {
+    let resources = match memo_resources(ctx, clients, &target).await {
         Ok(r) => r,
         Err(e) => {
             // Without the stack's resources only the file system and models can be read.
@@ -309,6 +324,7 @@ pub async fn observe_health(
         .map(|r| r.physical_id.clone())
         .collect();
     let have_resources = !resources.is_empty();
+    let key = crate::history::history_key(target.region, target.stack_name);
     let (t, fs, sec, net, alarm, models) = tokio::join!(
         async {
             match (&group, have_resources) {
@@ -324,7 +340,12 @@ pub async fn observe_health(
         },
         async {
             if have_resources {
-                Read::from(secrets(clients, &definitions).await)
+                let mut remembered = ctx.history(&key).task_definition_secrets;
+                let read = secrets(clients, &definitions, &mut remembered).await;
+                // Only the revisions in use are kept.
+                remembered.retain(|arn, _| definitions.contains(arn));
+                ctx.update_history(&key, |h| h.task_definition_secrets = remembered);
+                Read::from(read)
             } else {
                 Read::NotRead
             }
@@ -343,7 +364,13 @@ pub async fn observe_health(
                 Read::NotRead
             }
         },
-        model_availability(ctx, clients, &target.models),
+        async {
+            if depth == HealthDepth::Full {
+                model_availability(ctx, clients, &target.models).await
+            } else {
+                Vec::new()
+            }
+        },
     );
     if have_resources {
         facts.targets = t;
@@ -354,6 +381,44 @@ pub async fn observe_health(
     facts.file_system = fs;
     facts.models = models;
     facts
+}
+
+/// The stack's resources; listed again only when the stack changed (a resource's physical
+/// id changes only through a stack operation), else from the context's memory.
+async fn memo_resources(
+    ctx: &Context,
+    clients: &Clients,
+    target: &HealthTarget<'_>,
+) -> crate::Result<Vec<StackResource>> {
+    let key = crate::history::history_key(target.region, target.stack_name);
+    let remembered = ctx
+        .history(&key)
+        .stack_resources
+        .filter(|(v, _)| v == target.stack_version);
+    if let Some((_, rows)) = remembered {
+        return Ok(rows
+            .into_iter()
+            .map(|[logical_id, resource_type, physical_id]| StackResource {
+                logical_id,
+                resource_type,
+                physical_id,
+            })
+            .collect());
+    }
+    let listed = stack_resources(clients, target.stack_name).await?;
+    let rows = listed
+        .iter()
+        .map(|r| {
+            [
+                r.logical_id.clone(),
+                r.resource_type.clone(),
+                r.physical_id.clone(),
+            ]
+        })
+        .collect();
+    let version = target.stack_version.to_string();
+    ctx.update_history(&key, |h| h.stack_resources = Some((version, rows)));
+    Ok(listed)
 }
 
 /// `family` of `arn:aws:ecs:…:task-definition/family:3` (or of `family:3`).

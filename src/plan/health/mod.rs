@@ -77,6 +77,9 @@ impl Component {
     }
 }
 
+/// (component, status, reason) of each component, by name.
+pub type Signature = Vec<(&'static str, HealthStatus, String)>;
+
 /// The judged components of one pass (only those read in it).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Health {
@@ -95,11 +98,23 @@ impl Health {
             .filter(|c| c.status == HealthStatus::Degraded)
     }
 
-    /// Whether every component read is Healthy (nothing to look at more often).
-    pub fn steady(&self) -> bool {
+    /// Whether a component is on its way somewhere (a rollout, tasks starting, first
+    /// health checks): worth reading again at once.
+    pub fn progressing(&self) -> bool {
         self.components
             .iter()
-            .all(|c| matches!(c.status, HealthStatus::Healthy | HealthStatus::Unknown))
+            .any(|c| c.status == HealthStatus::Progressing)
+    }
+
+    /// What a full read concluded, to tell a settled diagnosis from a changing one.
+    pub fn signature(&self) -> Signature {
+        let mut s: Signature = self
+            .components
+            .iter()
+            .map(|c| (c.name, c.status, c.reason.clone()))
+            .collect();
+        s.sort_by_key(|c| c.0);
+        s
     }
 }
 

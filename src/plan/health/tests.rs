@@ -11,16 +11,7 @@ use crate::plan::fixtures::service;
 const TD: &str = "arn:aws:ecs:us-west-2:1:task-definition/chat-litellm";
 
 fn facts(services: Vec<ServiceHealth>) -> HealthFacts {
-    HealthFacts {
-        depth: HealthDepth::Full,
-        services,
-        targets: Read::NotRead,
-        file_system: Read::NotRead,
-        secrets: Read::NotRead,
-        network: Read::NotRead,
-        models: Vec::new(),
-        alarms: Read::NotRead,
-    }
+    HealthFacts::of_services(HealthDepth::Full, services)
 }
 
 fn litellm(svc: LiveService, registered: Option<&str>, stopped: Vec<StoppedTask>) -> ServiceHealth {
@@ -66,7 +57,7 @@ fn a_steady_service_is_healthy_and_a_missing_one_blocks() {
         (c.status, c.reason.as_str()),
         (HealthStatus::Healthy, "Running")
     );
-    assert!(h.steady() && h.blocking().is_none());
+    assert!(!h.progressing() && h.blocking().is_none());
 
     let missing = ServiceHealth {
         service: None,
@@ -144,7 +135,7 @@ fn a_service_without_its_tasks_blocks_with_the_latest_stop_reason() {
     // Without a stopped task to explain it, tasks are on their way.
     let h = judge(&facts(vec![litellm(svc, None, vec![])]), false);
     assert_eq!(only(&h, "litellm").status, HealthStatus::Progressing);
-    assert!(!h.steady());
+    assert!(h.progressing());
 }
 
 #[test]
@@ -533,5 +524,5 @@ fn a_firing_alarm_is_degraded_but_does_not_block() {
         c.message.contains("chat-litellm-high-cpu in ALARM")
             && c.message.contains("Threshold Crossed")
     );
-    assert!(h.blocking().is_none() && !h.steady());
+    assert!(h.blocking().is_none() && !h.progressing());
 }
