@@ -23,7 +23,7 @@ use crate::desired::{self, ImageChatStack, Invalid};
 use crate::metrics::PassMetrics;
 use crate::observe::Drift;
 use crate::observe::health::HealthDepth;
-use crate::plan::health::Signature;
+use crate::plan::health::{HealthStatus, Signature};
 
 #[derive(Clone, Debug)]
 pub struct DaemonOptions {
@@ -37,6 +37,9 @@ pub struct DaemonOptions {
 
 /// How often the models' access is read again while nothing else asks for it.
 const MODELS_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+/// Full health reads in a row whose diagnosis changed, before the interval applies anyway.
+const MAX_UNSETTLED_READS: u32 = 5;
 
 /// A loaded desired state, or the errors of the latest attempt.
 pub(crate) type Loaded = Result<Vec<ImageChatStack>, Invalid>;
@@ -207,6 +210,7 @@ async fn worker(
     let mut steady = false;
     let mut last_models: Option<Instant> = None;
     let mut models_settled = false;
+    let mut unsettled_reads = 0u32;
     let mut next = NextRun {
         wait: Duration::ZERO,
         trigger: Trigger::Start,
@@ -282,11 +286,18 @@ async fn worker(
                     signature.sort_by_key(|c| c.0);
                 } else {
                     let models = |s: &Signature| s.iter().find(|c| c.0 == "models").cloned();
-                    models_settled =
-                        last_models.is_some() && models(&signature) == models(&previous);
+                    // Access granted in the console should show within the health
+                    // interval, not the hour: degraded models are read on every full read.
+                    models_settled = last_models.is_some()
+                        && models(&signature) == models(&previous)
+                        && models(&signature).is_none_or(|m| m.1 != HealthStatus::Degraded);
                     last_models = Some(Instant::now());
                 }
                 settled = !previous.is_empty() && previous == signature;
+                // A diagnosis that keeps changing (a crash loop's varying causes) is read
+                // every pass a few times, then on the interval like any other.
+                unsettled_reads = if settled { 0 } else { unsettled_reads + 1 };
+                settled |= unsettled_reads > MAX_UNSETTLED_READS;
                 last_health = Some((Instant::now(), signature));
             }
             steady = settled && !h.progressing() && report.outcome != super::Outcome::Applied;

@@ -201,6 +201,11 @@ impl StackStatus {
     /// reason is logged once, when it happens.
     fn merge_health(&mut self, health: &Health) {
         let now = now_rfc3339();
+        // What this reading covers but no longer has is gone (not stale-but-shown).
+        self.health.retain(|o| {
+            !health.covers(o.component.name)
+                || health.components.iter().any(|c| c.name == o.component.name)
+        });
         for c in &health.components {
             let old = self.health.iter_mut().find(|o| o.component.name == c.name);
             let changed = old

@@ -271,19 +271,23 @@ pub async fn observe_health(
             })
             .collect(),
     );
-    if depth == HealthDepth::Quick {
-        return facts;
-    }
-    let resources = match memo_resources(ctx, clients, &target).await {
-        Ok(r) => r,
-        Err(e) => {
-            // Without the stack's resources only the file system and models can be read.
-            let (message, unimplemented) = (e.to_string(), e.is_unimplemented());
-            facts.targets = Read::failed(&message, unimplemented);
-            facts.secrets = Read::failed(&message, unimplemented);
-            facts.network = Read::failed(&message, unimplemented);
-            facts.alarms = Read::failed(&message, unimplemented);
-            Vec::new()
+    // A quick pass lists nothing: it judges the services from the stack's resources as
+    // last listed for this same stack version (none after a stack change: the next full
+    // read lists them), so that a diagnosis does not flip between quick and full passes.
+    let resources = if depth == HealthDepth::Quick {
+        remembered_resources(ctx, &target).unwrap_or_default()
+    } else {
+        match memo_resources(ctx, clients, &target).await {
+            Ok(r) => r,
+            Err(e) => {
+                // Without the stack's resources only the file system and models can be read.
+                let (message, unimplemented) = (e.to_string(), e.is_unimplemented());
+                facts.targets = Read::failed(&message, unimplemented);
+                facts.secrets = Read::failed(&message, unimplemented);
+                facts.network = Read::failed(&message, unimplemented);
+                facts.alarms = Read::failed(&message, unimplemented);
+                Vec::new()
+            }
         }
     };
     let of_type = |t: &str| -> Vec<&StackResource> {
@@ -300,9 +304,14 @@ pub async fn observe_health(
             .iter()
             .map(|r| r.physical_id.clone())
             .find(|arn| family.as_deref().is_some_and(|f| family_of(arn) == f));
+        // Read in quick passes too: a service that is not steady is an incident, and its
+        // stopped tasks are what explains it (two reads, only then).
         if unsteady(service) {
-            health.stopped = Read::from(stopped_tasks(clients, target.cluster, name, 3).await);
+            health.stopped = Read::from(stopped_tasks(clients, target.cluster, name, 10).await);
         }
+    }
+    if depth == HealthDepth::Quick {
+        return facts;
     }
     let group = of_type("AWS::ElasticLoadBalancingV2::TargetGroup")
         .first()
@@ -383,6 +392,24 @@ pub async fn observe_health(
     facts
 }
 
+/// The stack's resources as last listed, if that was for this stack version.
+fn remembered_resources(ctx: &Context, target: &HealthTarget<'_>) -> Option<Vec<StackResource>> {
+    let key = crate::history::history_key(target.region, target.stack_name);
+    let (_, rows) = ctx
+        .history(&key)
+        .stack_resources
+        .filter(|(v, _)| v == target.stack_version)?;
+    Some(
+        rows.into_iter()
+            .map(|[logical_id, resource_type, physical_id]| StackResource {
+                logical_id,
+                resource_type,
+                physical_id,
+            })
+            .collect(),
+    )
+}
+
 /// The stack's resources; listed again only when the stack changed (a resource's physical
 /// id changes only through a stack operation), else from the context's memory.
 async fn memo_resources(
@@ -390,21 +417,10 @@ async fn memo_resources(
     clients: &Clients,
     target: &HealthTarget<'_>,
 ) -> crate::Result<Vec<StackResource>> {
-    let key = crate::history::history_key(target.region, target.stack_name);
-    let remembered = ctx
-        .history(&key)
-        .stack_resources
-        .filter(|(v, _)| v == target.stack_version);
-    if let Some((_, rows)) = remembered {
-        return Ok(rows
-            .into_iter()
-            .map(|[logical_id, resource_type, physical_id]| StackResource {
-                logical_id,
-                resource_type,
-                physical_id,
-            })
-            .collect());
+    if let Some(rows) = remembered_resources(ctx, target) {
+        return Ok(rows);
     }
+    let key = crate::history::history_key(target.region, target.stack_name);
     let listed = stack_resources(clients, target.stack_name).await?;
     let rows = listed
         .iter()

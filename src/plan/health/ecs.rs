@@ -44,6 +44,13 @@ pub fn classify_stopped(task: &StoppedTask, pull_through: bool) -> (&'static str
                 .into(),
         );
     }
+    if has("health check") {
+        return (
+            "HealthCheckFailed",
+            all,
+            "the task started but failed its health checks: read its log for a slow start or a crash, and check the health check path and grace period".into(),
+        );
+    }
     if has("OutOfMemory") {
         return (
             "OutOfMemory",
@@ -109,14 +116,47 @@ pub(super) fn service(s: &ServiceHealth, pull_through: bool) -> Component {
     }
     let counts = format!("{}/{} tasks running", svc.running, svc.desired);
     let primary = svc.deployments.iter().find(|d| d.status == "PRIMARY");
+    // The newest stop of the revision in question (the primary's, or the registered one
+    // a rollback left behind) that says something: scheduler and user stops are routine
+    // (scale-in, replacement), unless the scheduler stopped a task for failed health
+    // checks. An older revision's crash, up to an hour old, explains nothing now.
+    let relevant = |t: &&StoppedTask| {
+        let revision = primary.is_some_and(|p| p.task_definition == t.task_definition)
+            || s.registered.as_deref() == Some(t.task_definition.as_str());
+        let routine = matches!(
+            t.stop_code.as_str(),
+            "ServiceSchedulerInitiated" | "UserInitiated"
+        ) && !t.stopped_reason.contains("health check");
+        revision && !routine
+    };
     let latest_stop = match &s.stopped {
-        Read::Ok { value } => value
-            .iter()
-            .find(|t| t.stop_code != "ServiceSchedulerInitiated" && t.stop_code != "UserInitiated"),
+        Read::Ok { value } => value.iter().find(relevant),
         _ => None,
     };
     // The circuit breaker rolled back: the service runs a task definition older than the
     // one the stack registered (the change did not take), whatever CloudFormation says.
+    if let (Some(registered), Some(p)) = (&s.registered, primary)
+        && !p.task_definition.is_empty()
+        && &p.task_definition != registered
+        && family_of(&p.task_definition) == family_of(registered)
+        && svc
+            .deployments
+            .iter()
+            .all(|d| &d.task_definition != registered)
+        && revision(&p.task_definition) >= revision(registered)
+    {
+        // Newer than the stack's: deployed outside CloudFormation (a person, a pipeline).
+        return Component::degraded(
+            name,
+            "TaskDefinitionDiffers",
+            format!(
+                "{what} runs {}, not {} that the stack registered: it was deployed outside the stack",
+                short(&p.task_definition),
+                short(registered)
+            ),
+            "run `apply` to put the stack's task definition back, or make the change in the desired state".into(),
+        );
+    }
     if let (Some(registered), Some(p)) = (&s.registered, primary)
         && !p.task_definition.is_empty()
         && &p.task_definition != registered
@@ -199,6 +239,14 @@ pub(super) fn service(s: &ServiceHealth, pull_through: bool) -> Component {
         "Running",
         format!("{counts} of {}", short(&svc.task_definition)),
     )
+}
+
+/// The revision number of a task definition ARN (0 when it has none).
+fn revision(task_definition: &str) -> u64 {
+    task_definition
+        .rsplit_once(':')
+        .and_then(|(_, r)| r.parse().ok())
+        .unwrap_or(0)
 }
 
 /// `family:revision` of a task definition ARN.

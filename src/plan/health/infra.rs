@@ -203,6 +203,7 @@ pub(super) fn file_system(fs: &LiveFileSystem) -> Component {
 pub(super) fn secrets(secrets: &[LiveSecret]) -> Component {
     const NAME: &str = "secrets";
     let mut problems = Vec::new();
+    let mut unreadable = Vec::new();
     let mut reason = "";
     for s in secrets {
         let used = s.used_by.join(", ");
@@ -231,15 +232,23 @@ pub(super) fn secrets(secrets: &[LiveSecret]) -> Component {
                 )
             }
             SecretState::Unreadable { message } => {
-                reason = if reason.is_empty() {
-                    "SecretUnreadable"
-                } else {
-                    reason
-                };
-                format!("{} (used by {used}) cannot be described: {message}", s.arn)
+                unreadable.push(format!(
+                    "{} (used by {used}) cannot be described: {message}",
+                    s.arn
+                ));
+                continue;
             }
         };
         problems.push(problem);
+    }
+    if problems.is_empty() && !unreadable.is_empty() {
+        // The operator could not look (its own permissions, a throttle): not the stack's fault.
+        return Component::new(
+            NAME,
+            HealthStatus::Unknown,
+            "SecretUnreadable",
+            unreadable.join("; "),
+        );
     }
     if problems.is_empty() {
         return Component::healthy(

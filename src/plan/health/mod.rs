@@ -81,9 +81,12 @@ impl Component {
 pub type Signature = Vec<(&'static str, HealthStatus, String)>;
 
 /// The judged components of one pass (only those read in it).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Health {
     pub components: Vec<Component>,
+    /// The depth it was read to: which components it speaks for.
+    #[serde(skip)]
+    pub depth: crate::observe::health::HealthDepth,
 }
 
 impl Health {
@@ -96,6 +99,17 @@ impl Health {
         self.components
             .iter()
             .filter(|c| c.status == HealthStatus::Degraded)
+    }
+
+    /// Whether this reading speaks for `component`: a component the depth covers but the
+    /// reading lacks is gone (no target group, no models …) and must not stay shown.
+    pub fn covers(&self, component: &str) -> bool {
+        use crate::observe::health::HealthDepth;
+        match self.depth {
+            HealthDepth::Quick => matches!(component, "openwebui" | "litellm"),
+            HealthDepth::Infra => component != "models",
+            HealthDepth::Full => true,
+        }
     }
 
     /// Whether a component is on its way somewhere (a rollout, tasks starting, first
@@ -175,7 +189,10 @@ pub fn judge(facts: &HealthFacts, pull_through: bool) -> Health {
     if let Read::Ok { value } = &facts.alarms {
         add("alarms", Some(alarms(value)));
     }
-    Health { components }
+    Health {
+        components,
+        depth: facts.depth,
+    }
 }
 
 #[cfg(test)]

@@ -100,7 +100,18 @@ fn stopped_tasks_are_classified_by_the_reasons_ecs_gives() {
             Some(1),
             "ContainerExited",
         ),
-        ("Task failed ELB health checks", None, None, "TaskStopped"),
+        (
+            "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-west-2:1:targetgroup/chat/1)",
+            None,
+            None,
+            "HealthCheckFailed",
+        ),
+        (
+            "Scaling activity initiated by (deployment ecs-svc/1)",
+            None,
+            None,
+            "TaskStopped",
+        ),
     ];
     for (reason, container, code, want) in cases {
         let (got, message, remedy) = classify_stopped(&stopped(reason, container, code), false);
@@ -123,11 +134,12 @@ fn stopped_tasks_are_classified_by_the_reasons_ecs_gives() {
 fn a_service_without_its_tasks_blocks_with_the_latest_stop_reason() {
     let mut svc = service("chat-litellm", 2);
     svc.running = 0;
-    let t = stopped(
+    let mut t = stopped(
         "ResourceInitializationError: unable to pull secrets or registry auth",
         None,
         None,
     );
+    t.task_definition = svc.task_definition.clone();
     let h = judge(&facts(vec![litellm(svc.clone(), None, vec![t])]), false);
     let c = h.blocking().unwrap();
     assert_eq!((c.name, c.reason.as_str()), ("litellm", "SecretUnreadable"));
@@ -525,4 +537,55 @@ fn a_firing_alarm_is_degraded_but_does_not_block() {
             && c.message.contains("Threshold Crossed")
     );
     assert!(h.blocking().is_none() && !h.progressing());
+}
+
+#[test]
+fn a_newer_revision_than_the_stacks_is_not_a_rollback_and_old_crashes_explain_nothing() {
+    // Deployed outside CloudFormation: revision 3 runs, the stack registered 2.
+    let mut svc = service("chat-litellm", 2);
+    svc.task_definition = format!("{TD}:3");
+    svc.deployments[0].task_definition = format!("{TD}:3");
+    let h = judge(
+        &facts(vec![litellm(svc, Some(&format!("{TD}:2")), vec![])]),
+        false,
+    );
+    assert_eq!(only(&h, "litellm").reason, "TaskDefinitionDiffers");
+
+    // Tasks missing; the only stop is an older revision's crash, and a routine scale-in:
+    // neither explains the present, so the tasks are on their way.
+    let mut svc = service("chat-litellm", 2);
+    svc.running = 1;
+    let old = stopped("Essential container in task exited", None, Some(1));
+    let mut routine = stopped(
+        "Scaling activity initiated by (deployment ecs-svc/1)",
+        None,
+        None,
+    );
+    routine.task_definition = svc.task_definition.clone();
+    routine.stop_code = "ServiceSchedulerInitiated".into();
+    let h = judge(
+        &facts(vec![litellm(svc.clone(), None, vec![old, routine])]),
+        false,
+    );
+    assert_eq!(only(&h, "litellm").status, HealthStatus::Progressing);
+    // The scheduler stopping this revision for failed health checks does explain it.
+    let mut failing = stopped(
+        "Task failed ELB health checks in (target-group x)",
+        None,
+        None,
+    );
+    failing.task_definition = svc.task_definition.clone();
+    failing.stop_code = "ServiceSchedulerInitiated".into();
+    let h = judge(&facts(vec![litellm(svc, None, vec![failing])]), false);
+    assert_eq!(only(&h, "litellm").reason, "HealthCheckFailed");
+}
+
+#[test]
+fn a_reading_speaks_for_what_its_depth_covers() {
+    let quick = HealthFacts::of_services(HealthDepth::Quick, vec![]);
+    let h = judge(&quick, false);
+    assert!(h.covers("litellm") && !h.covers("secrets") && !h.covers("models"));
+    let infra = judge(&HealthFacts::of_services(HealthDepth::Infra, vec![]), false);
+    assert!(infra.covers("secrets") && !infra.covers("models"));
+    assert!(judge(&facts(vec![]), false).covers("models"));
 }
