@@ -133,30 +133,8 @@ pub(super) fn service(s: &ServiceHealth, pull_through: bool) -> Component {
         Read::Ok { value } => value.iter().find(relevant),
         _ => None,
     };
-    // The circuit breaker rolled back: the service runs a task definition older than the
-    // one the stack registered (the change did not take), whatever CloudFormation says.
-    if let (Some(registered), Some(p)) = (&s.registered, primary)
-        && !p.task_definition.is_empty()
-        && &p.task_definition != registered
-        && family_of(&p.task_definition) == family_of(registered)
-        && svc
-            .deployments
-            .iter()
-            .all(|d| &d.task_definition != registered)
-        && revision(&p.task_definition) >= revision(registered)
-    {
-        // Newer than the stack's: deployed outside CloudFormation (a person, a pipeline).
-        return Component::degraded(
-            name,
-            "TaskDefinitionDiffers",
-            format!(
-                "{what} runs {}, not {} that the stack registered: it was deployed outside the stack",
-                short(&p.task_definition),
-                short(registered)
-            ),
-            "run `apply` to put the stack's task definition back, or make the change in the desired state".into(),
-        );
-    }
+    // The service runs a task definition of its family other than the one the stack
+    // registered, and no deployment of the registered one is left.
     if let (Some(registered), Some(p)) = (&s.registered, primary)
         && !p.task_definition.is_empty()
         && &p.task_definition != registered
@@ -166,6 +144,21 @@ pub(super) fn service(s: &ServiceHealth, pull_through: bool) -> Component {
             .iter()
             .all(|d| &d.task_definition != registered)
     {
+        if revision(&p.task_definition) >= revision(registered) {
+            // Newer than the stack's: deployed outside CloudFormation (a person, a pipeline).
+            return Component::degraded(
+                name,
+                "TaskDefinitionDiffers",
+                format!(
+                    "{what} runs {}, not {} that the stack registered: it was deployed outside the stack",
+                    short(&p.task_definition),
+                    short(registered)
+                ),
+                "run `apply` to put the stack's task definition back, or make the change in the desired state".into(),
+            );
+        }
+        // Older: the circuit breaker rolled back (the change did not take), whatever
+        // CloudFormation says.
         let why = latest_stop
             .map(|t| {
                 format!(
