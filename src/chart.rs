@@ -20,6 +20,19 @@ pub(crate) const STACK_TEMPLATE_PATH: &str = "charts/stack.yaml";
 /// which leaves `DesiredCount` out and so keeps the operator's count.
 pub(crate) const CREATE_SERVICES_AT_ZERO: &str = "CreateServicesAtZero";
 
+/// The stack's resources that hold data: a replacement or deletion of one loses it (the
+/// EFS file system holds Open WebUI's database and uploads; the secrets are the keys
+/// every task reads; the vault holds the recovery points; the bucket LiteLLM's config).
+pub const STATEFUL_RESOURCES: &[&str] = &[
+    "EFSFileSystem",
+    "EFSAccessPoint",
+    "LiteLLMMasterKey",
+    "LiteLLMMasterKeySeed",
+    "OpenWebUISecretKey",
+    "BackupVault",
+    "ConfigBucket",
+];
+
 /// One parameter of the chat stack and its constraints.
 #[derive(Debug)]
 pub struct ParamSpec {
@@ -394,6 +407,17 @@ mod tests {
             assert!(
                 !image.ends_with(":latest") && !image.ends_with("-latest"),
                 "{name}: {image}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_resource_said_to_hold_data_is_in_the_template() {
+        let t: serde_json::Value = serde_json::from_str(&stack_template().unwrap().body).unwrap();
+        for r in STATEFUL_RESOURCES {
+            assert!(
+                t["Resources"].get(*r).is_some(),
+                "{r} is not a resource of the chart"
             );
         }
     }

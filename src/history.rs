@@ -20,4 +20,11 @@ pub struct History {
     /// Task definition ARN → (secret ARN, `container/VARIABLE`) of each secret it
     /// references. A task definition revision is immutable, so this never goes stale.
     pub task_definition_secrets: std::collections::BTreeMap<String, Vec<(String, String)>>,
+    /// `stack id#sha256 of the policy` last found on the stack as desired: read again
+    /// only on the drift interval, or when the stack or the policy is another.
+    pub stack_policy_verified: Option<String>,
+    /// (digest of an update, why it was refused): an update that would lose data is
+    /// refused once, and not tried again (a change set made and deleted every pass)
+    /// until the document changes.
+    pub refused_update: Option<(String, String)>,
 }

@@ -4,6 +4,7 @@
 //! and one's failure does not stop the others.
 
 mod backup;
+mod changeset;
 mod litellm;
 mod services;
 mod stack;
@@ -16,6 +17,8 @@ use crate::Error;
 use crate::aws::Clients;
 use crate::context::Context;
 use crate::plan::{Action, ActionKind, Concern, Plan};
+
+pub use changeset::preview;
 
 /// How a pass treats its plan: passed down as a value rather than checked in many places.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -104,6 +107,7 @@ async fn run_group(
             CreateStack { .. }
             | UpdateStack { .. }
             | EnableTerminationProtection
+            | SetStackPolicy { .. }
             | ContinueUpdateRollback { .. }
             | DeleteFailedStack { .. } => stack::execute(action, plan, ctx, clients).await,
             SetDesiredCount { .. }

@@ -2,15 +2,13 @@
 //! stack event as one log line), termination protection, rollback recovery.
 
 use super::Effect;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::time::Instant;
 
-use aws_sdk_cloudformation::types::{
-    Capability, ChangeSetStatus, ChangeSetType, Parameter, StackStatus, Tag,
-};
+use aws_sdk_cloudformation::types::{ChangeSetType, StackStatus};
 
+use super::changeset::{self, ChangeSet, ChangeSetSpec};
 use crate::aws::{self, Clients};
-use crate::chart;
 use crate::context::Context;
 use crate::plan::{Action, ActionKind, Plan, history_key};
 use crate::{Error, Result};
@@ -33,30 +31,34 @@ pub(super) async fn execute(
     let cfn = &clients.cloudformation;
     match &action.kind {
         ActionKind::CreateStack { parameters, tags } => {
-            change_set(
-                ctx,
-                clients,
+            let spec = ChangeSetSpec {
                 stack,
-                ChangeSetType::Create,
+                kind: ChangeSetType::Create,
                 parameters,
                 tags,
-                &action.reason,
-            )
-            .await
+                reason: &action.reason,
+            };
+            change_set(ctx, clients, plan, &spec, None).await
         }
         ActionKind::UpdateStack {
-            parameters, tags, ..
+            parameters,
+            tags,
+            allow_data_loss,
+            digest,
+            ..
         } => {
-            change_set(
-                ctx,
-                clients,
+            let spec = ChangeSetSpec {
                 stack,
-                ChangeSetType::Update,
+                kind: ChangeSetType::Update,
                 parameters,
                 tags,
-                &action.reason,
-            )
-            .await
+                reason: &action.reason,
+            };
+            change_set(ctx, clients, plan, &spec, Some((allow_data_loss, digest))).await
+        }
+        ActionKind::SetStackPolicy { body } => {
+            set_policy(clients, stack, body).await?;
+            Ok(Effect::Done)
         }
         ActionKind::EnableTerminationProtection => {
             cfn.update_termination_protection()
@@ -111,131 +113,85 @@ pub(super) async fn execute(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Creates, checks and executes a change set. An update is read before it executes: one
+/// that would replace or delete a resource holding data is refused (the change set
+/// deleted, the refusal remembered) unless the document allows that resource, and then
+/// the stack policy is opened for it during the update only.
 async fn change_set(
+    ctx: &Context,
+    clients: &Clients,
+    plan: &Plan,
+    spec: &ChangeSetSpec<'_>,
+    update: Option<(&Vec<String>, &String)>,
+) -> Result<Effect> {
+    let stack = spec.stack;
+    let kind = spec.kind.clone();
+    let Some(ChangeSet { id, name }) = changeset::create(ctx, clients, spec).await? else {
+        tracing::info!(
+            stack,
+            "change set held no changes; deleted it, the stack is in sync"
+        );
+        return Ok(Effect::NoOp);
+    };
+    let mut opened = false;
+    if let Some((allow, digest)) = update {
+        let changes = changeset::read_changes(clients, stack, &id).await?;
+        let (refused, allowed) = crate::plan::data_loss(&changes, allow);
+        if !refused.is_empty() {
+            changeset::delete(clients, stack, &id).await?;
+            let why = format!(
+                "the update would replace or delete what holds data: {}; nothing was executed (change set {name} deleted). Change the document so that it does not, or list the resource in spec.policy.allowDataLoss for this one change",
+                refused.join(", ")
+            );
+            ctx.update_history(&history_key(&plan.region, &plan.stack_name), |h| {
+                h.refused_update = Some((digest.clone(), why.clone()));
+            });
+            return Err(Error::Blocked {
+                stack: stack.to_string(),
+                reason: why,
+            });
+        }
+        if !allowed.is_empty() {
+            tracing::warn!(stack, resources = %allowed.join(", "), "spec.policy.allowDataLoss: this update replaces or deletes what holds data; the stack policy allows it for this update only");
+            let names: Vec<&str> = allow.iter().map(String::as_str).collect();
+            set_policy(clients, stack, &crate::render::stack_policy(&names)).await?;
+            opened = true;
+        }
+    }
+    let result = execute_change_set(ctx, clients, stack, kind, &id, &name).await;
+    if opened {
+        // Restored whatever the update did: a policy left open would allow the next
+        // replacement without anyone asking for it.
+        set_policy(clients, stack, &crate::render::stack_policy(&[])).await?;
+        tracing::info!(
+            stack,
+            "stack policy restored: replacing or deleting what holds data is denied again"
+        );
+    }
+    result
+}
+
+async fn set_policy(clients: &Clients, stack: &str, body: &str) -> Result<()> {
+    clients
+        .cloudformation
+        .set_stack_policy()
+        .stack_name(stack)
+        .stack_policy_body(body)
+        .send()
+        .await
+        .map_err(|e| aws::error("CloudFormation", "SetStackPolicy", stack, e))?;
+    Ok(())
+}
+
+async fn execute_change_set(
     ctx: &Context,
     clients: &Clients,
     stack: &str,
     kind: ChangeSetType,
-    parameters: &BTreeMap<String, String>,
-    tags: &BTreeMap<String, String>,
-    reason: &str,
+    id: &str,
+    name: &str,
 ) -> Result<Effect> {
     let cfn = &clients.cloudformation;
-    let template = chart::stack_template()?;
-    let name = format!(
-        "bco-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or_default()
-    );
-    let description: String = format!("bedrock-chat-operator: {reason}")
-        .chars()
-        .take(1024)
-        .collect();
-    // The change set's name doubles as the idempotency token of both calls: when an
-    // answer is lost (a reset connection) the SDK's retry repeats the request, and the
-    // token lets CloudFormation recognise the repeat instead of refusing it as a
-    // duplicate (AlreadyExists, InvalidChangeSetStatus) and failing the pass; see
-    // docs/RELIABILITY.md.
-    let mut req = cfn
-        .create_change_set()
-        .stack_name(stack)
-        .change_set_name(&name)
-        .client_token(&name)
-        .change_set_type(kind.clone())
-        .template_body(&template.body)
-        .capabilities(Capability::CapabilityIam)
-        .capabilities(Capability::CapabilityNamedIam)
-        .description(description)
-        .set_parameters(Some(
-            parameters
-                .iter()
-                .map(|(k, v)| {
-                    Parameter::builder()
-                        .parameter_key(k)
-                        .parameter_value(v)
-                        .build()
-                })
-                .collect(),
-        ))
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ));
-    if let Some(role) = &ctx.settings.cfn_role_arn {
-        req = req.role_arn(role);
-    }
-    let created = req
-        .send()
-        .await
-        .map_err(|e| aws::error("CloudFormation", "CreateChangeSet", stack, e))?;
-    let id = created.id().unwrap_or(&name).to_string();
-
-    // Wait for CloudFormation to compute the change set.
-    let started = Instant::now();
-    loop {
-        let cs = match cfn
-            .describe_change_set()
-            .change_set_name(&id)
-            .stack_name(stack)
-            .send()
-            .await
-            .map_err(|e| aws::error("CloudFormation", "DescribeChangeSet", stack, e))
-        {
-            Ok(cs) => cs,
-            // As for the stack wait: one failed poll does not end the wait.
-            Err(e) if e.is_retriable() && started.elapsed() <= ctx.settings.changeset_timeout => {
-                tracing::warn!(stack, error = %e, "could not read the change set; still waiting");
-                tokio::time::sleep(ctx.settings.poll_interval).await;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        match cs.status() {
-            Some(ChangeSetStatus::CreateComplete) => {
-                tracing::info!(stack, change_set = %name, changes = cs.changes().len(), "change set ready");
-                break;
-            }
-            Some(ChangeSetStatus::Failed) => {
-                let why = cs.status_reason().unwrap_or("no reason given").to_string();
-                // A change set is only refused as empty when nothing differs: then the
-                // stack is already as desired.
-                let empty = why.contains("didn't contain changes")
-                    || why.contains("No updates are to be performed");
-                cfn.delete_change_set()
-                    .change_set_name(&id)
-                    .stack_name(stack)
-                    .send()
-                    .await
-                    .map_err(|e| aws::error("CloudFormation", "DeleteChangeSet", stack, e))?;
-                if empty {
-                    tracing::info!(
-                        stack,
-                        "change set held no changes; deleted it, the stack is in sync"
-                    );
-                    return Ok(Effect::NoOp);
-                }
-                return Err(Error::StackFailed {
-                    stack: stack.to_string(),
-                    message: format!("change set {name} failed: {why}"),
-                });
-            }
-            other => {
-                if started.elapsed() > ctx.settings.changeset_timeout {
-                    return Err(Error::Timeout {
-                        what: format!("change set {name} of stack {stack}"),
-                        state: other.map(|s| s.as_str().to_string()).unwrap_or_default(),
-                        waited_secs: ctx.settings.changeset_timeout.as_secs(),
-                    });
-                }
-            }
-        }
-        tokio::time::sleep(ctx.settings.poll_interval).await;
-    }
-
     let mut events = Events::primed(clients, stack).await?;
     let creating = kind == ChangeSetType::Create;
     // A failed create rolls back, and by default keeps what carries DeletionPolicy
@@ -245,9 +201,9 @@ async fn change_set(
     // policy of Retain" (ExecuteChangeSet API reference); updates keep Retain as it is.
     // DisableRollback is said explicitly: the API reference gives its default as True.
     cfn.execute_change_set()
-        .change_set_name(&id)
+        .change_set_name(id)
         .stack_name(stack)
-        .client_request_token(&name)
+        .client_request_token(name)
         .set_retain_except_on_create(creating.then_some(true))
         .set_disable_rollback(creating.then_some(false))
         .send()

@@ -1,6 +1,7 @@
 //! The command line: `validate` and `render` (and, as their issues land, `plan`,
 //! `apply` and `run`, which share the daemon's code).
 
+mod plan;
 mod run;
 mod status;
 
@@ -72,6 +73,17 @@ pub enum Command {
         /// Skip CloudFormation drift detection (it is slow on large stacks).
         #[arg(long)]
         skip_drift: bool,
+        /// text for a terminal; json (schema docs/plan-schema.json, `planVersion`) for
+        /// tools; markdown for a pull-request comment.
+        #[arg(long, value_enum, default_value = "text")]
+        output: plan::Output,
+        /// Also list CloudFormation's resource-level changes (Add / Modify / Remove,
+        /// Replacement) of a stack update. THIS WRITES: it creates a temporary change
+        /// set, reads it and deletes it (never executes it); it needs
+        /// cloudformation:CreateChangeSet and DeleteChangeSet. Without it `plan` only
+        /// reads.
+        #[arg(long)]
+        changes: bool,
         #[command(flatten)]
         aws: AwsArgs,
     },
@@ -138,9 +150,20 @@ pub struct RunArgs {
     /// alarms) at most this often; a stack that is not steady is read every pass.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub health_interval: Duration,
-    /// Address of /healthz, /readyz, /metrics, /status and POST /reconcile.
+    /// Address of /healthz, /readyz, /metrics, /status (open), POST /reconcile (a bearer
+    /// token beyond loopback: --api-token-file) and POST /hooks/git (the Git host's push
+    /// webhook: --webhook-secret-file).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
+    /// File holding the bearer token of POST /reconcile (or set BCO_API_TOKEN to the
+    /// token itself). Required beyond loopback, where POST /reconcile answers 403 without
+    /// it; on loopback, required once set.
+    #[arg(long, env = "BCO_API_TOKEN_FILE")]
+    pub api_token_file: Option<PathBuf>,
+    /// File holding the secret of the Git host's push webhook, POST /hooks/git (or set
+    /// BCO_WEBHOOK_SECRET to the secret itself); without it the hook answers 404.
+    #[arg(long, env = "BCO_WEBHOOK_SECRET_FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
     /// DynamoDB table of the single-writer lease (created if missing); without it this
     /// process always writes.
     #[arg(long)]
@@ -220,8 +243,17 @@ pub async fn run(cli: Cli) -> ExitCode {
             path,
             stack,
             skip_drift,
+            output,
+            changes,
             aws,
-        } => plan_cmd(&path, stack.as_deref(), !skip_drift, &aws, &rules).await,
+        } => {
+            let opts = plan::PlanArgs {
+                drift: !skip_drift,
+                output,
+                changes,
+            };
+            plan::plan_cmd(&path, stack.as_deref(), opts, &aws, &rules).await
+        }
         Command::Apply { path, stack, aws } => {
             apply_cmd(&path, stack.as_deref(), &aws, &rules).await
         }
@@ -307,59 +339,6 @@ async fn passes(stacks: &[ImageChatStack], aws: &AwsArgs, opts: PassOptions) -> 
     reports
 }
 
-async fn plan_cmd(
-    path: &Path,
-    only: Option<&str>,
-    drift: bool,
-    aws: &AwsArgs,
-    rules: &desired::Rules,
-) -> Result<ExitCode> {
-    let stacks = selected(path, only, rules)?;
-    let opts = PassOptions {
-        strategy: Strategy::DryRun,
-        detect_drift: drift,
-        trigger: Trigger::Command,
-        health: HealthDepth::Full,
-    };
-    let reports = passes(&stacks, aws, opts).await;
-    let mut worst = 0u8;
-    for r in &reports {
-        if let Some(plan) = &r.plan {
-            print!("{plan}");
-            if let Some(h) = &r.health {
-                print!("{}", status::health_table(h));
-            }
-        } else {
-            println!("stack {}: {:?}", r.name, r.outcome);
-        }
-        if let Some(e) = &r.error_message {
-            println!("  ! error: {e}");
-        }
-        let code = match r.outcome {
-            Outcome::InSync | Outcome::Suspended => 0,
-            Outcome::Pending | Outcome::Waiting | Outcome::Drifted | Outcome::Applied => 2,
-            Outcome::Blocked | Outcome::Failed => 1,
-        };
-        // Errors outrank pending changes: 1 beats 2 beats 0.
-        worst = match (worst, code) {
-            (1, _) | (_, 1) => 1,
-            (2, _) | (_, 2) => 2,
-            _ => 0,
-        };
-    }
-    let count = |o: Outcome| reports.iter().filter(|r| r.outcome == o).count();
-    println!(
-        "Plan: {} with changes, {} in sync, {} waiting, {} drifted, {} blocked, {} failed.",
-        count(Outcome::Pending),
-        count(Outcome::InSync),
-        count(Outcome::Waiting),
-        count(Outcome::Drifted),
-        count(Outcome::Blocked),
-        count(Outcome::Failed)
-    );
-    Ok(ExitCode::from(worst))
-}
-
 async fn apply_cmd(
     path: &Path,
     only: Option<&str>,
@@ -372,6 +351,7 @@ async fn apply_cmd(
         detect_drift: false,
         trigger: Trigger::Command,
         health: HealthDepth::Quick,
+        preview_changes: false,
     };
     let reports = passes(&stacks, aws, opts).await;
     let mut failed = false;

@@ -26,6 +26,26 @@ pub async fn run(args: RunArgs, rules: crate::desired::Rules) -> Result<ExitCode
     if args.git_url.is_some() {
         source::check_workdir(&workdir)?;
     }
+    // Credentials are read before anything starts, so that a missing file stops the
+    // daemon at once rather than leaving an endpoint in an unexpected state.
+    let access = http::Access {
+        reconcile: http::Reconcile::new(
+            args.listen,
+            http::Secret::load(
+                "--api-token-file",
+                args.api_token_file.as_deref(),
+                "BCO_API_TOKEN",
+            )?,
+        ),
+        webhook: http::Secret::load(
+            "--webhook-secret-file",
+            args.webhook_secret_file.as_deref(),
+            "BCO_WEBHOOK_SECRET",
+        )?,
+    };
+    if matches!(access.reconcile, http::Reconcile::Refused) {
+        tracing::warn!(listen = %args.listen, "POST /reconcile answers 403: listening beyond loopback without a token (set --api-token-file or BCO_API_TOKEN)");
+    }
     let ctx = Arc::new(Context::from_env(args.aws.settings()).await);
     let shared = Arc::new(Shared::new(Arc::clone(&ctx)));
     let (shutdown_tx, shutdown) = watch::channel(false);
@@ -41,14 +61,18 @@ pub async fn run(args: RunArgs, rules: crate::desired::Rules) -> Result<ExitCode
         what: "listen address".into(),
         source,
     })?;
-    tracing::info!(%addr, "serving /healthz /readyz /metrics /status and POST /reconcile");
+    tracing::info!(
+        %addr,
+        webhook = access.webhook.is_some(),
+        "serving /healthz /readyz /metrics /status and POST /reconcile, /hooks/git"
+    );
     let mut stop_http = shutdown.clone();
-    let http_shared = Arc::clone(&shared);
+    let app = http::router(Arc::clone(&shared), access)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = tokio::spawn(async move {
-        let serve =
-            axum::serve(listener, http::router(http_shared)).with_graceful_shutdown(async move {
-                let _ = stop_http.wait_for(|s| *s).await;
-            });
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stop_http.wait_for(|s| *s).await;
+        });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "the HTTP server stopped");
         }
@@ -73,7 +97,13 @@ pub async fn run(args: RunArgs, rules: crate::desired::Rules) -> Result<ExitCode
                 workdir: workdir.clone(),
                 interval: args.git_interval,
             };
-            tokio::spawn(source::poll_git(src, desired_tx, shutdown.clone()))
+            let fetch_now = shared.git_poller();
+            tokio::spawn(source::poll_git(
+                src,
+                fetch_now,
+                desired_tx,
+                shutdown.clone(),
+            ))
         }
         None => {
             let path = args.desired_state.clone();

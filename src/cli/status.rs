@@ -66,6 +66,7 @@ async fn compute(
         detect_drift: false,
         trigger: Trigger::Command,
         health: HealthDepth::Full,
+        preview_changes: false,
     };
     let reports = passes(&stacks, aws, opts).await;
     let mut status = Status::default();

@@ -1,8 +1,8 @@
 //! The daemon: keeps every stack of the desired state reconciled. One worker per stack
 //! (so a stack is never reconciled twice at once), at most `max_concurrent` passes at a
 //! time; a worker runs on a desired-state change, on its resync timer (±10 % jitter), on
-//! `POST /reconcile`, or after an error with exponential backoff (1 s → 5 min, reset on
-//! success). An invalid edit leaves the last good version in force.
+//! `POST /reconcile` (or a push webhook), or after an error with exponential backoff
+//! (1 s → 5 min, reset on success). An invalid edit leaves the last good version in force.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -240,7 +240,7 @@ async fn worker(
         // makes anyway. A settled Degraded costs no more than Healthy.
         let asked = matches!(
             trigger,
-            Trigger::DesiredChanged | Trigger::Requested | Trigger::Leadership
+            Trigger::DesiredChanged | Trigger::Requested | Trigger::Webhook | Trigger::Leadership
         );
         let full_health = !steady
             || asked
@@ -269,6 +269,7 @@ async fn worker(
                 detect_drift,
                 trigger,
                 health,
+                preview_changes: false,
             },
         )
         .await;

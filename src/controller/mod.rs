@@ -3,13 +3,14 @@
 
 pub mod daemon;
 mod owned;
+mod protect;
 mod schedule;
 mod shared;
 pub mod source;
 pub mod status;
 
 pub use schedule::{NextRun, Trigger, next_run, retry_backoff};
-pub use shared::{NotReady, Shared};
+pub use shared::{NotReady, Pushed, Shared};
 
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,9 @@ pub struct PassOptions {
     pub trigger: Trigger,
     /// How much of the stack's health to read (the rest only on its own interval).
     pub health: HealthDepth,
+    /// In a dry run, read CloudFormation's resource-level changes of a stack update from
+    /// a change set made for it and deleted after (`plan --changes`; it writes).
+    pub preview_changes: bool,
 }
 
 /// How a pass ended.
@@ -164,7 +168,7 @@ async fn pass(
     let clients = ctx.clients(&doc.spec.region, counter);
     let mut live = LiveState {
         stack: observe::describe_stack(&clients, &desired.stack_name).await?,
-        drift: Drift::NotChecked,
+        ..LiveState::default()
     };
     let settled = live
         .stack
@@ -173,8 +177,12 @@ async fn pass(
     if opts.detect_drift && settled {
         live.drift = drift(ctx, &clients, &desired.stack_name).await;
     }
-
     let key = plan::history_key(&desired.region, &desired.stack_name);
+    if let Some(stack) = live.stack.as_ref().filter(|_| settled) {
+        live.stack_policy =
+            protect::read_stack_policy(stack, ctx, &clients, &key, opts.detect_drift).await?;
+    }
+
     let mut plan = plan::plan_stack(&desired, &live, &ctx.history(&key));
     let strategy = match doc.spec.policy.mode {
         Mode::Observe => Strategy::DryRun,
@@ -190,6 +198,10 @@ async fn pass(
     // A stack update may start LiteLLM tasks (a new task definition rolls the service),
     // and a task without its config exits: a config object gone missing goes back first.
     owned::guard_config(doc, &desired, live.stack.as_ref(), ctx, &clients, &mut plan).await?;
+    if opts.preview_changes && strategy == Strategy::DryRun {
+        plan.resource_changes = act::preview(&plan, ctx, &clients).await?;
+        protect::refuse_data_loss(&mut plan);
+    }
     report.plan = Some(plan.clone());
     let stack_actions = plan.actions.clone();
     let done = act::execute(&plan, &stack_actions, strategy, ctx, &clients).await;

@@ -22,6 +22,9 @@ pub enum Trigger {
     Retry,
     /// `POST /reconcile`.
     Requested,
+    /// A Git host's push webhook, when the desired state is a watched path (with a Git
+    /// source the push leads to a fetch, and a new commit to `DesiredChanged`).
+    Webhook,
     /// This process just took the lease: its earlier passes only planned.
     Leadership,
     /// A one-shot command (`plan`, `apply`).
@@ -36,6 +39,7 @@ impl Trigger {
             Trigger::Resync => "resync",
             Trigger::Retry => "retry",
             Trigger::Requested => "requested",
+            Trigger::Webhook => "webhook",
             Trigger::Leadership => "leadership",
             Trigger::Command => "command",
         }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use tokio::sync::Notify;
 
@@ -31,9 +31,23 @@ pub struct Shared {
     /// The last AWS round trip of any pass succeeded (for `/readyz`).
     pub aws_ok: AtomicBool,
     pub(super) triggers: RwLock<HashMap<String, Arc<Wake>>>,
+    /// Wakes the Git poller for a fetch now; set once a poller runs (a watched path has
+    /// none, and a push then triggers every stack instead).
+    git_poller: OnceLock<Arc<Notify>>,
 }
 
-/// Wakes one stack's worker, and says why.
+/// What a Git host's push notification started.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// The Git poller fetches now; a new commit then triggers passes as any change does.
+    Fetch,
+    /// No Git source: a pass of every stack (their names).
+    Passes(Vec<String>),
+}
+
+/// Wakes one stack's worker, and says why. Wakes coalesce: `Notify::notify_one` keeps at
+/// most one permit while the worker is busy, so a flood of requests during a pass costs
+/// one more pass, not one per request.
 #[derive(Default)]
 pub(super) struct Wake {
     pub notify: Notify,
@@ -65,6 +79,25 @@ impl Shared {
             leader: AtomicBool::new(true),
             aws_ok: AtomicBool::new(false),
             triggers: RwLock::new(HashMap::new()),
+            git_poller: OnceLock::new(),
+        }
+    }
+
+    /// The Git poller's wake-up (`source::poll_git` waits on it between fetches); from
+    /// the first call on, a push fetches rather than triggering every stack.
+    pub(crate) fn git_poller(&self) -> Arc<Notify> {
+        Arc::clone(self.git_poller.get_or_init(Default::default))
+    }
+
+    /// A Git host announced a push: fetch now, or, without a Git source, run every stack.
+    /// Like the wakes, fetches coalesce: one permit waits while a fetch runs.
+    pub fn push(&self) -> Pushed {
+        match self.git_poller.get() {
+            Some(poller) => {
+                poller.notify_one();
+                Pushed::Fetch
+            }
+            None => Pushed::Passes(self.trigger(None, Trigger::Webhook)),
         }
     }
 
@@ -111,5 +144,28 @@ impl Shared {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .leader = leader;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A burst of requests during a pass (no one waiting on the wake) leaves one pass
+    /// queued, which says the latest reason; a second wait finds nothing more.
+    #[tokio::test]
+    async fn a_burst_of_wakes_while_busy_queues_one_pass() {
+        let wake = Wake::default();
+        for _ in 0..1000 {
+            wake.wake(Trigger::Requested);
+        }
+        wake.wake(Trigger::Webhook);
+        let first = tokio::time::timeout(Duration::from_millis(100), wake.notify.notified());
+        assert!(first.await.is_ok(), "the burst queues a pass");
+        assert_eq!(wake.reason(), Trigger::Webhook);
+        let second = tokio::time::timeout(Duration::from_millis(100), wake.notify.notified());
+        assert!(second.await.is_err(), "and only one");
     }
 }

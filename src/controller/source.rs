@@ -2,10 +2,11 @@
 //! repository polled with the `git` binary (shipped in the operator image).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use super::daemon::{Loaded, load};
 use crate::desired::Rules;
@@ -204,9 +205,15 @@ async fn sync(src: &GitSource) -> Result<String, SourceError> {
     git(&["rev-parse", "HEAD"], Some(&src.workdir)).await
 }
 
-/// Polls the repository; a new commit is loaded and delivered with its id. A fetch
-/// that fails keeps the last version in force and is logged once per distinct error.
-pub(crate) async fn poll_git(src: GitSource, tx: DesiredTx, mut shutdown: watch::Receiver<bool>) {
+/// Polls the repository every interval, or at once when `fetch_now` is notified (a push
+/// webhook); a new commit is loaded and delivered with its id. A fetch that fails keeps
+/// the last version in force and is logged once per distinct error.
+pub(crate) async fn poll_git(
+    src: GitSource,
+    fetch_now: Arc<Notify>,
+    tx: DesiredTx,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut current: Option<String> = None;
     // Compared as text: the same failure is said once, a different one again.
     let mut last_error: Option<String> = None;
@@ -229,8 +236,11 @@ pub(crate) async fn poll_git(src: GitSource, tx: DesiredTx, mut shutdown: watch:
                 }
             }
         }
+        // A push announced during the fetch left a permit: the commit it names may be
+        // newer than the one just fetched, so the next fetch starts at once.
         tokio::select! {
             _ = tokio::time::sleep(src.interval) => {}
+            _ = fetch_now.notified() => tracing::debug!("fetching now: a push was announced"),
             _ = shutdown.changed() => return,
         }
     }

@@ -55,7 +55,7 @@ pub struct StackStatus {
     /// Per component: Healthy, Progressing, Degraded or Unknown, with reason and remedy.
     pub health: Vec<ComponentStatus>,
     pub last_outcome: Option<Outcome>,
-    /// Why the last pass ran (`resync`, `desiredChanged`, `requested`, `retry` …).
+    /// Why the last pass ran (`resync`, `desiredChanged`, `requested`, `webhook`, `retry` …).
     pub last_trigger: Option<super::Trigger>,
     pub last_plan: Option<Plan>,
     pub last_error: Option<String>,

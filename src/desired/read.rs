@@ -304,8 +304,15 @@ fn policy(node: Option<&Node>, ctx: &mut Ctx) -> Policy {
         suspend: false,
         adopt: false,
         recreate_failed_stack: false,
+        allow_data_loss: Vec::new(),
     };
-    let known = ["mode", "suspend", "adopt", "recreateFailedStack"];
+    let known = [
+        "mode",
+        "suspend",
+        "adopt",
+        "recreateFailedStack",
+        "allowDataLoss",
+    ];
     let Some(f) = node.and_then(|n| ctx.fields(n, "spec.policy", &known)) else {
         return out;
     };
@@ -324,5 +331,32 @@ fn policy(node: Option<&Node>, ctx: &mut Ctx) -> Policy {
             *slot = b;
         }
     }
+    if let Some(n) = f.get("allowDataLoss") {
+        out.allow_data_loss = allow_data_loss(n, &f.path("allowDataLoss"), ctx);
+    }
     out
+}
+
+/// `spec.policy.allowDataLoss`: logical ids of the stack's resources that hold data.
+fn allow_data_loss(node: &Node, path: &str, ctx: &mut Ctx) -> Vec<&'static str> {
+    use crate::chart::STATEFUL_RESOURCES;
+    let NodeKind::Seq(items) = &node.kind else {
+        ctx.err(
+            node.pos,
+            path,
+            format!(
+                "must be a list of resources that hold data, e.g. [EFSFileSystem] (got {})",
+                node.describe()
+            ),
+        );
+        return Vec::new();
+    };
+    let parse = |s: &str| STATEFUL_RESOURCES.iter().find(|r| **r == s).copied();
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| {
+            ctx.choice(item, &format!("{path}[{i}]"), STATEFUL_RESOURCES, parse)
+        })
+        .collect()
 }

@@ -150,7 +150,7 @@ pub struct Backup {
     pub retention_days: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Policy {
     pub mode: Mode,
@@ -160,6 +160,11 @@ pub struct Policy {
     pub adopt: bool,
     /// Delete and recreate a stack left in ROLLBACK_COMPLETE by a failed create.
     pub recreate_failed_stack: bool,
+    /// Resources that hold data (`chart::STATEFUL_RESOURCES`) a stack update may replace
+    /// or delete. Empty by default: such an update is refused before it executes, and
+    /// the stack policy denies it too. A person lists one here for one change, then
+    /// removes it.
+    pub allow_data_loss: Vec<&'static str>,
 }
 
 /// How changes are applied: passed down as a value (never `if dry_run` checks sprinkled

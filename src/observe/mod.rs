@@ -20,7 +20,7 @@ pub use services::{
     LiveDeployment, LiveScaling, LiveService, describe_scaling, describe_services,
     scaling_resource_id,
 };
-pub use stack::describe_stack;
+pub use stack::{describe_stack, stack_policy};
 
 use std::collections::BTreeMap;
 
@@ -31,6 +31,19 @@ use serde::Serialize;
 pub struct LiveState {
     pub stack: Option<LiveStack>,
     pub drift: Drift,
+    /// The stack's policy, when it was read in this pass.
+    pub stack_policy: PolicyRead,
+}
+
+/// Whether the stack policy was read (it is, on the drift interval and until it was
+/// once found as desired for this stack).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PolicyRead {
+    #[default]
+    NotRead,
+    /// The body, or `None`: the stack has no policy.
+    Read(Option<String>),
 }
 
 /// What the operator saw of the fields it owns outside the template (read once the

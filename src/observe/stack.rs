@@ -1,4 +1,4 @@
-//! The CloudFormation stack: one DescribeStacks call.
+//! The CloudFormation stack: one DescribeStacks call; its policy, when asked for.
 
 use super::LiveStack;
 use crate::Result;
@@ -51,4 +51,19 @@ pub async fn describe_stack(clients: &Clients, name: &str) -> Result<Option<Live
         termination_protection: s.enable_termination_protection().unwrap_or(false),
         last_changed: changed.map(|t| t.to_string()).unwrap_or_default(),
     }))
+}
+
+/// The stack's policy body (`None`: it has none).
+pub async fn stack_policy(clients: &Clients, name: &str) -> Result<Option<String>> {
+    let out = clients
+        .cloudformation
+        .get_stack_policy()
+        .stack_name(name)
+        .send()
+        .await
+        .map_err(|e| aws::error("CloudFormation", "GetStackPolicy", name, e))?;
+    Ok(out
+        .stack_policy_body()
+        .filter(|b| !b.trim().is_empty())
+        .map(str::to_string))
 }

@@ -138,6 +138,7 @@ pub fn run(d: &OwnedDesired, l: &LiveOwned) -> Plan {
         drift: Default::default(),
         problems: vec![],
         notes: vec![],
+        resource_changes: None,
     };
     p.add(super::plan_owned(d, &outputs(), l));
     p

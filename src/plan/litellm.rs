@@ -356,6 +356,8 @@ mod tests {
                 parameters: BTreeMap::new(),
                 tags: BTreeMap::new(),
                 changes: vec![],
+                allow_data_loss: vec![],
+                digest: String::new(),
             },
             reason: "parameters differ (DeploymentSize)".into(),
         });

@@ -3,16 +3,20 @@
 //! an empty plan means "in sync" and leads to zero writes.
 
 mod backup;
+pub mod changes;
+mod display;
 #[cfg(test)]
 mod fixtures;
 pub mod health;
 mod litellm;
 mod owned;
+mod protect;
 mod services;
 mod stack;
 
 pub use litellm::{check_models, restore_config};
 pub use owned::plan_owned;
+pub use protect::data_loss;
 pub use stack::plan_stack;
 
 use std::collections::BTreeMap;
@@ -73,8 +77,17 @@ pub enum ActionKind {
         parameters: BTreeMap<String, String>,
         tags: BTreeMap<String, String>,
         changes: Vec<Change>,
+        /// `spec.policy.allowDataLoss`: the resources holding data it may replace.
+        allow_data_loss: Vec<String>,
+        /// Identifies this update (parameters, tags, template, allowance), for
+        /// `History::refused_update`.
+        digest: String,
     },
     EnableTerminationProtection,
+    /// SetStackPolicy: deny replacing or deleting what holds data (`render::stack_policy`).
+    SetStackPolicy {
+        body: String,
+    },
     /// Resume a rollback that failed (once per failure; then a person must look).
     /// `attempt` identifies the failure, for `History`.
     ContinueUpdateRollback {
@@ -188,6 +201,7 @@ impl ActionKind {
             CreateStack { .. }
             | UpdateStack { .. }
             | EnableTerminationProtection
+            | SetStackPolicy { .. }
             | ContinueUpdateRollback { .. }
             | DeleteFailedStack { .. }
             | RestoreModelConfig(_) => Concern::Stack,
@@ -213,6 +227,7 @@ impl ActionKind {
             CreateStack { .. } => "CreateStack",
             UpdateStack { .. } => "UpdateStack",
             EnableTerminationProtection => "EnableTerminationProtection",
+            SetStackPolicy { .. } => "SetStackPolicy",
             ContinueUpdateRollback { .. } => "ContinueUpdateRollback",
             DeleteFailedStack { .. } => "DeleteFailedStack",
             SetDesiredCount { .. } => "SetDesiredCount",
@@ -254,6 +269,9 @@ pub struct Plan {
     pub problems: Vec<String>,
     /// Facts worth saying that need no one (a check the endpoint cannot do…).
     pub notes: Vec<String>,
+    /// CloudFormation's resource-level changes, when asked for (`plan --changes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_changes: Option<changes::ResourceChanges>,
 }
 
 /// What the planner of one concern (or of all the owned ones) decided: the actions to
@@ -304,96 +322,5 @@ impl Plan {
         } else {
             PlanStatus::InSync
         }
-    }
-}
-
-impl fmt::Display for Plan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.actions.len();
-        let status = match self.status() {
-            PlanStatus::InSync => "in sync".to_string(),
-            PlanStatus::ChangesPending => format!("{n} change{}", if n == 1 { "" } else { "s" }),
-            PlanStatus::Waiting => "waiting".to_string(),
-            PlanStatus::Drifted => "drifted".to_string(),
-            PlanStatus::Blocked => "blocked".to_string(),
-        };
-        writeln!(
-            f,
-            "stack {} ({} in {}): {status}",
-            self.name, self.stack_name, self.region
-        )?;
-        for a in &self.actions {
-            let sign = match &a.kind {
-                ActionKind::CreateStack { .. } | ActionKind::CreateBackupPlan { .. } => "+",
-                ActionKind::DeleteFailedStack { .. }
-                | ActionKind::DeregisterScalableTarget { .. } => "-",
-                _ => "~",
-            };
-            writeln!(f, "  {sign} {}: {}", a.kind.name(), a.reason)?;
-            match &a.kind {
-                ActionKind::UpdateStack { changes, .. }
-                | ActionKind::UpdateBackupPlan { changes, .. } => {
-                    for c in changes {
-                        writeln!(f, "      {c}")?;
-                    }
-                }
-                ActionKind::CreateStack { parameters, .. } => {
-                    for (k, v) in parameters {
-                        writeln!(f, "      {k} = {v:?}")?;
-                    }
-                }
-                _ => {}
-            }
-        }
-        if let Some(w) = &self.waiting {
-            writeln!(f, "  … {w}")?;
-        }
-        if let Some(b) = &self.blocked {
-            writeln!(f, "  ! blocked: {b}")?;
-        }
-        for p in &self.problems {
-            writeln!(f, "  ! {p}")?;
-        }
-        for n in &self.notes {
-            writeln!(f, "  note: {n}")?;
-        }
-        match &self.drift {
-            Drift::NotChecked => {}
-            Drift::InSync { .. } => writeln!(f, "  drift: none")?,
-            Drift::Unavailable { reason } => writeln!(f, "  drift: not checked ({reason})")?,
-            Drift::Incomplete { reason, .. } => writeln!(
-                f,
-                "  ! drift: not checked in full, some resources could not be read ({reason})"
-            )?,
-            Drift::Drifted { .. } => {}
-        }
-        let drifted = self.drift.drifted();
-        if !drifted.is_empty() {
-            writeln!(
-                f,
-                "  ! drift: {} resource(s) differ from the template (CloudFormation does not revert drift; recreate or update them):",
-                drifted.len()
-            )?;
-            for r in drifted {
-                let props = if r.properties.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", r.properties.join(", "))
-                };
-                writeln!(
-                    f,
-                    "      {} {} {}{props}",
-                    r.logical_id, r.resource_type, r.status
-                )?;
-            }
-        }
-        for i in self.drift.ignored() {
-            writeln!(
-                f,
-                "  drift ignored: {} {}: {}",
-                i.logical_id, i.property, i.reason
-            )?;
-        }
-        Ok(())
     }
 }

@@ -35,6 +35,7 @@ pub fn plan_stack(desired: &RenderedStack, live: &LiveState, history: &History) 
         drift: live.drift.clone(),
         problems: Vec::new(),
         notes: Vec::new(),
+        resource_changes: None,
     };
     let Some(stack) = &live.stack else {
         plan.actions = create(desired, "the stack does not exist".into(), &BTreeMap::new());
@@ -118,6 +119,9 @@ pub fn plan_stack(desired: &RenderedStack, live: &LiveState, history: &History) 
         }
         s if SETTLED.contains(&s) => {
             plan.actions = update(desired, stack);
+            super::protect::refused_before(&mut plan, history);
+            plan.actions
+                .extend(super::protect::policy(&live.stack_policy));
         }
         other => {
             plan.blocked = Some(format!(
@@ -164,6 +168,9 @@ fn create(
             kind: ActionKind::EnableTerminationProtection,
             reason: "a new stack is protected from accidental deletion".into(),
         },
+        super::protect::set_policy(
+            "a new stack's data resources are protected from replacement and deletion",
+        ),
     ]
 }
 
@@ -217,11 +224,21 @@ fn update(desired: &RenderedStack, stack: &LiveStack) -> Vec<Action> {
             c.key = format!("tag {}", c.key);
             c
         }));
+        let tags = merged_tags(desired, &stack.tags);
+        let allow_data_loss: Vec<String> = desired
+            .policy
+            .allow_data_loss
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        let digest = super::protect::update_digest(desired, &tags, &allow_data_loss);
         actions.push(Action {
             kind: ActionKind::UpdateStack {
                 parameters: desired.parameters.clone(),
-                tags: merged_tags(desired, &stack.tags),
+                tags,
                 changes,
+                allow_data_loss,
+                digest,
             },
             reason: why.join("; "),
         });
@@ -262,6 +279,7 @@ mod tests {
                 suspend: false,
                 adopt: false,
                 recreate_failed_stack: false,
+                allow_data_loss: vec![],
             },
         }
     }
@@ -284,6 +302,7 @@ mod tests {
         LiveState {
             stack,
             drift: Drift::NotChecked,
+            stack_policy: Default::default(),
         }
     }
 
@@ -294,6 +313,7 @@ mod tests {
                 ActionKind::CreateStack { .. } => "create",
                 ActionKind::UpdateStack { .. } => "update",
                 ActionKind::EnableTerminationProtection => "protect",
+                ActionKind::SetStackPolicy { .. } => "policy",
                 ActionKind::ContinueUpdateRollback { .. } => "continue-rollback",
                 ActionKind::DeleteFailedStack { .. } => "delete-failed",
                 _ => "owned",
@@ -304,7 +324,7 @@ mod tests {
     #[test]
     fn missing_stack_is_created_then_protected() {
         let p = plan_stack(&desired(), &state(None), &History::default());
-        assert_eq!(kinds(&p), ["create", "protect"]);
+        assert_eq!(kinds(&p), ["create", "protect", "policy"]);
         assert_eq!(p.status(), PlanStatus::ChangesPending);
         assert!(p.actions[0].reason.contains("does not exist"));
         let ActionKind::CreateStack { parameters, tags } = &p.actions[0].kind else {
@@ -409,7 +429,7 @@ mod tests {
             &state(Some(live("REVIEW_IN_PROGRESS"))),
             &History::default(),
         );
-        assert_eq!(kinds(&p), ["create", "protect"]);
+        assert_eq!(kinds(&p), ["create", "protect", "policy"]);
         assert!(p.actions[0].reason.contains("REVIEW_IN_PROGRESS"));
     }
 
@@ -460,7 +480,7 @@ mod tests {
         let mut d = desired();
         d.policy.recreate_failed_stack = true;
         let p = plan_stack(&d, &state(Some(l)), &History::default());
-        assert_eq!(kinds(&p), ["delete-failed", "create", "protect"]);
+        assert_eq!(kinds(&p), ["delete-failed", "create", "protect", "policy"]);
         assert!(p.actions[0].reason.contains("EFS data is retained"));
     }
 

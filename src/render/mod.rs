@@ -20,7 +20,7 @@ pub use outputs::Outputs;
 pub use owned::{OwnedDesired, owned};
 pub use parameters::stack_parameters;
 pub use services::ServicesDesired;
-pub use stack::RenderedStack;
+pub use stack::{RenderedStack, stack_policy};
 
 use sha2::{Digest, Sha256};
 

@@ -30,7 +30,10 @@ behaves like AWS instead: a service CloudFormation creates without DesiredCount 
 at 1 task (AWS's default); a task definition keeps every property through a stack
 update (moto dropped roles, cpu and the camelCase of its containers); a resource whose
 Ref points at a replaced resource, or at a condition that changed, is updated too (the
-ECS service follows its new task definition revision); a service's PRIMARY deployment
+ECS service follows its new task definition revision); a change set lists what a
+parameter-only update touches, with CloudFormation's Replacement (True / Conditional /
+False, from the create-only properties of cfn-lint's copy of AWS's resource provider
+schemas) and Scope (cfn_change_sets.py); a service's PRIMARY deployment
 follows its task definition and counts, and its running tasks are registered with its
 target group (ecs_deployments.py); and, when BCO_ECS_TASKS is set,
 ECS tasks really start (ecs_tasks.py): the real LiteLLM process from the deployed task
@@ -58,6 +61,7 @@ from moto.cloudformation import parsing
 from moto.logs import models as logs_models  # noqa: F401  (AWS::Logs::LogGroup)
 
 # The launcher's own modules, beside it (sys.path[0] is this folder).
+import cfn_change_sets
 import cfn_completions
 import cfn_models
 import cfn_models_network
@@ -76,6 +80,7 @@ def install() -> list[str]:
     cfn_completions._complete_existing_models()
     cfn_completions._add_update_termination_protection()
     cfn_completions._complete_change_set_execution()
+    cfn_change_sets.install()
     iam_like_aws.install()
     ecs_deployments.install()
     service_completions._backup_list_tags_without_trailing_slash()

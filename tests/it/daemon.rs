@@ -334,7 +334,8 @@ async fn of_two_daemons_on_one_lease_only_one_writes_and_killing_it_hands_over()
     assert_eq!(b.stop(), 0);
 }
 
-fn git(dir: &Path, args: &[&str]) {
+/// Runs `git` in `dir` as a test user, with `main` as the default branch.
+pub(crate) fn git(dir: &Path, args: &[&str]) {
     let ok = std::process::Command::new("git")
         .args([
             "-c",

@@ -80,6 +80,7 @@ fn empty_plan() -> Plan {
         drift: Default::default(),
         problems: vec![],
         notes: vec![],
+        resource_changes: None,
     }
 }
 

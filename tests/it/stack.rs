@@ -137,6 +137,7 @@ pub fn enforce() -> PassOptions {
         detect_drift: false,
         trigger: Trigger::Command,
         health: HealthDepth::Quick,
+        preview_changes: false,
     }
 }
 

@@ -110,6 +110,7 @@ async fn observe(cfn: &Cfn) -> LiveState {
             .await
             .unwrap(),
         drift: Drift::NotChecked,
+        stack_policy: Default::default(),
     }
 }
 
@@ -350,6 +351,7 @@ async fn mocked_cfn_drift_results_are_reported_by_plan() {
     let live = LiveState {
         stack: None,
         drift: result,
+        stack_policy: Default::default(),
     };
     let text = plan::plan_stack(
         &RenderedStack::new(&doc(|d| d)).unwrap(),
@@ -448,6 +450,7 @@ async fn mocked_cfn_empty_change_set_is_deleted_and_counts_as_in_sync() {
     let live = LiveState {
         stack: Some(live_stack),
         drift: Drift::NotChecked,
+        stack_policy: Default::default(),
     };
     let plan = plan::plan_stack(
         &RenderedStack::new(&doc(|d| d)).unwrap(),
@@ -480,6 +483,7 @@ async fn update_deployment_size(cfn: Cfn) -> bedrock_chat_operator::Result<Vec<a
     let live = LiveState {
         stack: Some(live_stack),
         drift: Drift::NotChecked,
+        stack_policy: Default::default(),
     };
     let plan = plan::plan_stack(
         &RenderedStack::new(&doc(|d| d)).unwrap(),
@@ -681,6 +685,7 @@ async fn mocked_cfn_failed_detection_is_incomplete_and_known_false_positives_are
     let live = LiveState {
         stack: None,
         drift: result,
+        stack_policy: Default::default(),
     };
     let plan = plan::plan_stack(
         &RenderedStack::new(&doc(|d| d)).unwrap(),

@@ -154,6 +154,18 @@ impl Daemon {
         super::http(&self.addr, method, path, &[], "")
     }
 
+    /// `http` with headers and a body.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
+        let r = super::http_bytes(&self.addr, method, path, headers, body);
+        (r.status, String::from_utf8_lossy(&r.body).into_owned())
+    }
+
     /// `/status`, parsed.
     pub fn status(&self) -> serde_json::Value {
         serde_json::from_str(&self.http("GET", "/status").1).expect("/status JSON")
