@@ -228,6 +228,26 @@ async fn no_secret_value_appears_in_logs_status_metrics_or_command_output() {
         own_tail(&out, 40)
     );
     shown.push(("plan after the deploy".into(), out));
+    // The pull-request artefacts too: the versioned document with the change set's
+    // resource changes, and the Markdown comment, of a pending change.
+    let edited = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("DeploymentSize: small", "DeploymentSize: medium");
+    std::fs::write(&file, edited).unwrap();
+    for args in [
+        &["plan", "--output", "json", "--changes"][..],
+        &["plan", "--output", "markdown", "--changes"][..],
+    ] {
+        let (code, out) = once(args);
+        assert_eq!(
+            code,
+            2,
+            "{}: changes pending\n{}",
+            args.join(" "),
+            own_tail(&out, 40)
+        );
+        shown.push((args.join(" "), out));
+    }
 
     // The values the stack generated, read back from Secrets Manager: found by the
     // names charts/stack.yaml gives them (moto's DescribeStackResource fails on this

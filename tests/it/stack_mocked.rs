@@ -17,6 +17,7 @@ use aws_sdk_cloudformation::operation::describe_stack_resource_drifts::DescribeS
 use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
 use aws_sdk_cloudformation::operation::detect_stack_drift::DetectStackDriftOutput;
 use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
+use aws_sdk_cloudformation::operation::set_stack_policy::SetStackPolicyOutput;
 use aws_sdk_cloudformation::operation::update_termination_protection::UpdateTerminationProtectionOutput;
 use aws_sdk_cloudformation::types::{
     Capability, ChangeSetStatus, ChangeSetType, DifferenceType, PropertyDifference, ResourceStatus,
@@ -167,6 +168,12 @@ async fn mocked_cfn_rollback_complete_is_blocked_then_recreated_when_allowed() {
     let protect = mock!(Cfn::update_termination_protection)
         .match_requests(|r| r.enable_termination_protection() == Some(true))
         .then_output(|| UpdateTerminationProtectionOutput::builder().build());
+    let policy = mock!(Cfn::set_stack_policy)
+        .match_requests(|r| {
+            r.stack_policy_body()
+                .is_some_and(|b| b.contains("LogicalResourceId/EFSFileSystem"))
+        })
+        .then_output(|| SetStackPolicyOutput::builder().build());
     let cfn = mock_client!(
         aws_sdk_cloudformation,
         RuleMode::MatchAny,
@@ -177,7 +184,8 @@ async fn mocked_cfn_rollback_complete_is_blocked_then_recreated_when_allowed() {
             &create_cs,
             &describe_cs,
             &execute,
-            &protect
+            &protect,
+            &policy
         ]
     );
 
@@ -218,13 +226,19 @@ async fn mocked_cfn_rollback_complete_is_blocked_then_recreated_when_allowed() {
         [
             "DeleteFailedStack",
             "CreateStack",
-            "EnableTerminationProtection"
+            "EnableTerminationProtection",
+            "SetStackPolicy"
         ]
     );
     assert_eq!(delete.num_calls(), 1, "DeleteStack by stack id");
     assert_eq!(create_cs.num_calls(), 1);
     assert_eq!(execute.num_calls(), 1);
     assert_eq!(protect.num_calls(), 1);
+    assert_eq!(
+        policy.num_calls(),
+        1,
+        "the new stack gets the data-protecting policy"
+    );
 }
 
 #[tokio::test]
@@ -578,6 +592,12 @@ async fn mocked_cfn_a_throttled_poll_does_not_end_the_wait() {
                 .status(ChangeSetStatus::CreateComplete)
                 .build()
         })
+        // The read of its changes before it executes (nothing that holds data).
+        .output(|| {
+            DescribeChangeSetOutput::builder()
+                .status(ChangeSetStatus::CreateComplete)
+                .build()
+        })
         .build();
     let execute =
         mock!(Cfn::execute_change_set).then_output(|| ExecuteChangeSetOutput::builder().build());
@@ -599,7 +619,7 @@ async fn mocked_cfn_a_throttled_poll_does_not_end_the_wait() {
 
     let applied = update_deployment_size(cfn).await.unwrap();
     assert_eq!(applied[0].result, bedrock_chat_operator::act::Effect::Done);
-    assert_eq!(describe_cs.num_calls(), 2);
+    assert_eq!(describe_cs.num_calls(), 3);
     assert_eq!(describe.num_calls(), 4);
     assert_eq!(execute.num_calls(), 1);
 }
