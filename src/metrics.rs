@@ -80,6 +80,8 @@ pub struct Metrics {
     pub errors: Family<ErrorLabels, Counter>,
     pub leader: Gauge,
     pub component_health: Family<ComponentLabels, Gauge>,
+    /// 1 for a stack whose document was removed (left as it is, no longer reconciled).
+    pub orphaned: Family<StackLabels, Gauge>,
     aws_calls: Family<AwsLabels, Counter>,
     /// What of the call counter was already added to `aws_calls`.
     aws_synced: Mutex<BTreeMap<CallKey, u64>>,
@@ -106,6 +108,7 @@ impl Metrics {
         let leader = Gauge::default();
         let aws_calls = Family::<AwsLabels, Counter>::default();
         let component_health = Family::<ComponentLabels, Gauge>::default();
+        let orphaned = Family::<StackLabels, Gauge>::default();
         registry.register(
             "reconcile",
             "Reconcile passes by stack and result",
@@ -142,6 +145,11 @@ impl Metrics {
             component_health.clone(),
         );
         registry.register(
+            "stack_orphaned",
+            "1 when the stack's document was removed: the stack is left as it is and no longer reconciled",
+            orphaned.clone(),
+        );
+        registry.register(
             "aws_api_calls",
             "AWS API operations by outcome",
             aws_calls.clone(),
@@ -155,6 +163,7 @@ impl Metrics {
             errors,
             leader,
             component_health,
+            orphaned,
             aws_calls,
             aws_synced: Mutex::new(BTreeMap::new()),
         }

@@ -20,7 +20,7 @@ use super::{NextRun, Shared, Trigger, next_run, retry_backoff};
 use super::{PassOptions, log_summary, reconcile};
 use crate::act::Strategy;
 use crate::desired::{self, ImageChatStack, Invalid};
-use crate::metrics::PassMetrics;
+use crate::metrics::{PassMetrics, StackLabels};
 use crate::observe::Drift;
 use crate::observe::health::HealthDepth;
 use crate::plan::health::{HealthStatus, Signature};
@@ -125,11 +125,43 @@ fn apply_desired(
                 "Valid",
                 &format!("loaded from {}", s.source),
             );
+            if entry.conditions.iter().any(|c| c.kind == "Orphaned") {
+                entry.set(
+                    "Orphaned",
+                    "False",
+                    "DocumentRestored",
+                    "its document is back in the desired state; the stack is reconciled again",
+                );
+                shared
+                    .metrics
+                    .orphaned
+                    .get_or_create(&StackLabels {
+                        stack: s.name.clone(),
+                    })
+                    .set(0);
+            }
         }
         let names: Vec<&str> = stacks.iter().map(|s| s.name.as_str()).collect();
-        status
-            .stacks
-            .retain(|name, _| names.contains(&name.as_str()));
+        // A stack whose document went is kept in /status as Orphaned, as Argo CD shows
+        // an orphaned resource: nothing is deleted because a file moved, and ops see
+        // that it is no longer reconciled.
+        for (name, entry) in status.stacks.iter_mut() {
+            if !names.contains(&name.as_str()) {
+                entry.set(
+                    "Orphaned",
+                    "True",
+                    "DocumentRemoved",
+                    "its document was removed from the desired state: the stack is left as it is and no longer reconciled (restore the document to manage it again; the operator deletes nothing because a file moved)",
+                );
+                shared
+                    .metrics
+                    .orphaned
+                    .get_or_create(&StackLabels {
+                        stack: name.clone(),
+                    })
+                    .set(1);
+            }
+        }
     }
     let names: Vec<String> = stacks.iter().map(|s| s.name.clone()).collect();
     workers.retain(|name, (_, handle)| {

@@ -20,7 +20,7 @@ pub use services::{
     LiveDeployment, LiveScaling, LiveService, describe_scaling, describe_services,
     scaling_resource_id,
 };
-pub use stack::{describe_stack, stack_policy};
+pub use stack::{ManagedStack, describe_stack, managed_stacks, stack_policy};
 
 use std::collections::BTreeMap;
 

@@ -67,3 +67,47 @@ pub async fn stack_policy(clients: &Clients, name: &str) -> Result<Option<String
         .filter(|b| !b.trim().is_empty())
         .map(str::to_string))
 }
+
+/// A stack this operator created (its managed-by tag), as a listing sees it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedStack {
+    pub stack_name: String,
+    /// The desired-state document that last managed it (its name tag).
+    pub document: Option<String>,
+}
+
+/// Every live stack of the region that carries the operator's managed-by tag (all pages
+/// of DescribeStacks, which lists no deleted stack).
+pub async fn managed_stacks(clients: &Clients) -> Result<Vec<ManagedStack>> {
+    use crate::names::{MANAGED_BY, TAG_MANAGED_BY, TAG_NAME};
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = clients
+            .cloudformation
+            .describe_stacks()
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| aws::error("CloudFormation", "DescribeStacks", "(all stacks)", e))?;
+        for s in page.stacks() {
+            let tag = |key: &str| {
+                s.tags()
+                    .iter()
+                    .find(|t| t.key() == Some(key))
+                    .and_then(|t| t.value())
+            };
+            if tag(TAG_MANAGED_BY) == Some(MANAGED_BY) {
+                out.push(ManagedStack {
+                    stack_name: s.stack_name().unwrap_or_default().to_string(),
+                    document: tag(TAG_NAME).map(str::to_string),
+                });
+            }
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => return Ok(out),
+        }
+    }
+}

@@ -16,6 +16,7 @@ mod litellm_tasks;
 mod load_props;
 mod openwebui;
 mod openwebui_replicas;
+mod orphaned;
 mod owned;
 mod owned_mocked;
 mod plan_output;

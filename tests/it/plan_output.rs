@@ -10,7 +10,7 @@ use crate::common::{Emulator, python, repo_root, skip_emulator_tests};
 use crate::stack::{desired_file, example, run};
 
 /// Fails with the validator's messages when `doc` does not match the schema.
-fn assert_valid(doc: &str) {
+pub(crate) fn assert_valid(doc: &str) {
     let script = r#"
 import json, sys
 from jsonschema import Draft202012Validator

@@ -25,6 +25,10 @@ pub struct PlanDocument<'a> {
     pub resource_changes_computed: bool,
     pub summary: Summary,
     pub stacks: Vec<StackPlan<'a>>,
+    /// Stacks the operator created that no document names any more (left as they are).
+    pub orphaned: &'a [super::Orphan],
+    /// Regions where they could not be listed, with why.
+    pub orphans_unchecked: &'a [String],
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -39,6 +43,7 @@ pub struct Summary {
     pub failed: usize,
     /// Actions and resource changes that delete or replace something.
     pub destructive: usize,
+    pub orphaned: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -79,7 +84,12 @@ pub struct ActionPlan<'a> {
 }
 
 impl<'a> PlanDocument<'a> {
-    pub fn new(reports: &'a [PassReport], exit_code: u8, changes: bool) -> Self {
+    pub fn new(
+        reports: &'a [PassReport],
+        exit_code: u8,
+        changes: bool,
+        orphans: &'a super::Orphans,
+    ) -> Self {
         let stacks: Vec<StackPlan<'a>> = reports.iter().map(StackPlan::new).collect();
         let count = |o: Outcome| reports.iter().filter(|r| r.outcome == o).count();
         let summary = Summary {
@@ -91,6 +101,7 @@ impl<'a> PlanDocument<'a> {
             blocked: count(Outcome::Blocked),
             failed: count(Outcome::Failed),
             destructive: stacks.iter().map(StackPlan::destructive_count).sum(),
+            orphaned: orphans.stacks.len(),
         };
         PlanDocument {
             plan_version: PLAN_VERSION,
@@ -101,6 +112,8 @@ impl<'a> PlanDocument<'a> {
             resource_changes_computed: changes,
             summary,
             stacks,
+            orphaned: &orphans.stacks,
+            orphans_unchecked: &orphans.unchecked,
         }
     }
 }

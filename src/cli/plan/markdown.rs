@@ -71,6 +71,7 @@ fn blocks(doc: &PlanDocument) -> Vec<String> {
     for stack in &doc.stacks {
         blocks.extend(stack_blocks(stack, doc.resource_changes_computed));
     }
+    blocks.push(orphans(doc));
     blocks.retain(|b| !b.is_empty());
     blocks
 }
@@ -120,6 +121,28 @@ fn destructive(doc: &PlanDocument) -> String {
             "> Resource-level replacements were not computed; `plan --changes` lists them \
              (it creates a temporary change set and deletes it).\n\n",
         );
+    }
+    out
+}
+
+/// Stacks no document names any more: said, never touched.
+fn orphans(doc: &PlanDocument) -> String {
+    let mut out = String::new();
+    if !doc.orphaned.is_empty() {
+        out.push_str("### Orphaned — left as they are\n\n| Stack | Region | Last document |\n|---|---|---|\n");
+        for o in doc.orphaned {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                esc(&o.stack_name),
+                esc(&o.region),
+                esc(o.document.as_deref().unwrap_or(""))
+            );
+        }
+        out.push('\n');
+    }
+    for u in doc.orphans_unchecked {
+        let _ = writeln!(out, "- note: orphaned stacks not checked in {}", esc(u));
     }
     out
 }
@@ -350,6 +373,8 @@ mod tests {
                 ..Summary::default()
             },
             stacks,
+            orphaned: &[],
+            orphans_unchecked: &[],
         }
     }
 
