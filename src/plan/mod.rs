@@ -16,7 +16,7 @@ mod stack;
 
 pub use litellm::{check_models, restore_config};
 pub use owned::plan_owned;
-pub use protect::data_loss;
+pub use protect::{data_loss, is_operators_policy};
 pub use stack::plan_stack;
 
 use std::collections::BTreeMap;

@@ -16,15 +16,19 @@ pub(super) fn set_policy(reason: &str) -> Action {
     }
 }
 
+/// Whether a live policy body is the operator's, compared as JSON (AWS may return it
+/// reformatted).
+pub fn is_operators_policy(body: Option<&str>) -> bool {
+    let want: Option<serde_json::Value> = serde_json::from_str(&stack_policy(&[])).ok();
+    body.and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok()) == want
+}
+
 /// SetStackPolicy when the policy read in this pass is not the operator's.
 pub(super) fn policy(read: &PolicyRead) -> Option<Action> {
     let PolicyRead::Read(live) = read else {
         return None;
     };
-    let want: Option<serde_json::Value> = serde_json::from_str(&stack_policy(&[])).ok();
-    let have: Option<serde_json::Value> =
-        live.as_deref().and_then(|b| serde_json::from_str(b).ok());
-    match (live, have == want) {
+    match (live, is_operators_policy(live.as_deref())) {
         (_, true) => None,
         (None, _) => Some(set_policy(
             "the stack has no stack policy; the operator's denies replacing or deleting what holds data",
